@@ -1,0 +1,1 @@
+"""Data folders, images, masks and the training views."""
