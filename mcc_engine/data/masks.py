@@ -73,7 +73,9 @@ def read_mask(path: str | Path, *, num_classes: int | None = None) -> np.ndarray
                     raise InputError(path, "mask values exceed 255")
                 mask = mask.astype(np.uint8)
             else:
-                raise InputError(path, f"a mask must be a palette or greyscale PNG, not {image.mode}")
+                raise InputError(
+                    path, f"a mask must be a palette or greyscale PNG, not {image.mode}"
+                )
     except FileNotFoundError:
         raise InputError(path, "mask file not found") from None
     except InputError:
