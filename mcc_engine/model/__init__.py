@@ -1,0 +1,1 @@
+"""The MCC network on a timm ViT, and loading weights into it."""
