@@ -1,0 +1,92 @@
+"""Multi-scale class activation maps (method.md step 2) and labels derived from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from mcc_engine.data.masks import IGNORE
+
+
+def _resize_to_patches(images: torch.Tensor, scale: float, patch: int) -> torch.Tensor:
+    height, width = images.shape[-2:]
+    size = (max(patch, round(height * scale / patch) * patch),
+            max(patch, round(width * scale / patch) * patch))  # fmt: skip
+    if size == (height, width):
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
+def normalise_cam(cam: torch.Tensor) -> torch.Tensor:
+    """Per image and class: subtract the min, divide by (max + 1e-5)."""
+    flat = cam.flatten(2)
+    flat = flat - flat.min(dim=-1, keepdim=True).values
+    flat = flat / (flat.max(dim=-1, keepdim=True).values + 1e-5)
+    return flat.view_as(cam)
+
+
+@torch.no_grad()
+def multiscale_cams(
+    model, images: torch.Tensor, *, scales: Sequence[float] = (1.0, 0.5, 1.5)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(final CAM, aux CAM), each (B, K, H, W) in [0, 1], from images and their flips.
+
+    One encoder pass per scale serves the image, its flip, the final and the aux CAM.
+    """
+    b, _, height, width = images.shape
+    total = total_aux = None
+    for scale in scales:
+        x = _resize_to_patches(images, scale, model.patch_size)
+        enc = model.encode(torch.cat([x, x.flip(-1)], dim=0))
+        cams = []
+        for tokens, aux in ((enc.tokens, False), (enc.aux_tokens, True)):
+            cam = model.cam_from_tokens(tokens, aux=aux).float()
+            cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
+            cams.append(F.relu(torch.maximum(cam[:b], cam[b:].flip(-1))))
+        total = cams[0] if total is None else total + cams[0]
+        total_aux = cams[1] if total_aux is None else total_aux + cams[1]
+    return normalise_cam(total), normalise_cam(total_aux)
+
+
+def multiscale_cam(
+    model, images: torch.Tensor, *, scales: Sequence[float] = (1.0, 0.5, 1.5), aux: bool = False
+) -> torch.Tensor:
+    """The final (or aux) multi-scale CAM (B, K, H, W) in [0, 1]."""
+    cam, cam_aux = multiscale_cams(model, images, scales=scales)
+    return cam_aux if aux else cam
+
+
+def box_mask(box: torch.Tensor, size: tuple[int, int], *, stride: int = 1) -> torch.Tensor:
+    """(B, h, w) bool, True inside each (y0, x0, y1, x1) pixel box, on a grid of `stride` pixels."""
+    h, w = size
+    ys = torch.arange(h, device=box.device).view(1, h, 1)
+    xs = torch.arange(w, device=box.device).view(1, 1, w)
+    y0 = (box[:, 0] // stride).view(-1, 1, 1)
+    x0 = (box[:, 1] // stride).view(-1, 1, 1)
+    y1 = ((box[:, 2] + stride - 1) // stride).view(-1, 1, 1)
+    x1 = ((box[:, 3] + stride - 1) // stride).view(-1, 1, 1)
+    return (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
+
+
+def cam_to_label(
+    cam: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    low: float,
+    high: float,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(B, h, w) long: background where the tagged max <= low, argmax class where >= high.
+
+    Between the thresholds, and outside `valid`, the label is 255 (ignore).
+    """
+    tagged = cam * labels[:, :, None, None]
+    value, index = tagged.max(dim=1)
+    out = torch.full_like(index, IGNORE)
+    out[value >= high] = index[value >= high] + 1
+    out[value <= low] = 0
+    if valid is not None:
+        out[~valid] = IGNORE
+    return out

@@ -1,0 +1,53 @@
+"""The method's hyper-parameters, with the paper's values as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class MethodConfig:
+    """Every setting of one MCC training step (method.md, steps 2-11)."""
+
+    cam_scales: tuple[float, ...] = (1.0, 0.5, 1.5)
+    low_threshold: float = 0.25
+    high_threshold: float = 0.7
+    n_local: int = 8
+    mask_cell: int = 4
+    hide_probability: float = 0.95
+    negative_ratio: float = 0.2
+    aux_cam_fraction: float = 0.6
+    temperature: float = 0.5
+    ema_momentum: float = 0.9
+    seg_warmup_fraction: float = 0.1
+    par_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
+    par_iters: int = 10
+    reg_weight_inside: float = 1e-7
+    reg_sigma_rgb: float = 15.0
+    reg_sigma_xy: float = 100.0
+    reg_grid: int = 48
+    w_cls: float = 1.0
+    w_cls_aux: float = 1.0
+    w_aff: float = 0.2
+    w_mcc: float = 0.5
+    w_seg: float = 0.1
+    w_reg: float = 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MethodConfig:
+        """The inverse of to_dict."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        return cls(**{k: tuple(v) if "tuple" in str(kinds[k]) else v for k, v in data.items()})
+
+    def seg_active(self, step: int, total_steps: int) -> bool:
+        """Whether the segmentation and regulariser losses count at this step."""
+        return step >= int(self.seg_warmup_fraction * total_steps)
+
+    def use_aux_cam(self, step: int, total_steps: int) -> bool:
+        """Whether the local-view masks follow the aux CAM (early) or the final CAM (late)."""
+        return step < int(self.aux_cam_fraction * total_steps)

@@ -1,0 +1,111 @@
+"""The losses of one MCC step, batched (method.md steps 6-10)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mcc_engine.data.masks import IGNORE
+
+
+def mcc_loss(
+    teacher: torch.Tensor, student: torch.Tensor, positive: torch.Tensor, *, temperature: float
+) -> torch.Tensor:
+    """Masked collaborative contrast over teacher (B, T, C) and student (B, V, C) embeddings.
+
+    `positive` (B, V) marks the positive student views; the rest are negatives. Embeddings are
+    L2-normalised before the dot product: raw 1024-d projector outputs overflow exp at
+    temperature 0.5 (ToCo's contrast loss normalises the same way).
+    """
+    t = F.normalize(teacher.float(), dim=-1)
+    s = F.normalize(student.float(), dim=-1)
+    sim = torch.exp(torch.einsum("btc,bvc->btv", t, s) / temperature)
+    pos = positive[:, None, :].float()
+    neg_sum = (sim * (1.0 - pos)).sum(-1, keepdim=True)  # (B, T, 1)
+    per_pos = -torch.log(sim / (sim + neg_sum + 1e-4)) * pos
+    extra = -torch.log(1.0 / (1.0 + neg_sum.squeeze(-1) + 1e-4))  # (B, T)
+    per_teacher = per_pos.sum(-1) + extra
+    n_pos = pos[:, 0].sum(-1)  # (B,)
+    per_image = per_teacher.sum(-1) / (teacher.shape[1] * n_pos)
+    return per_image.mean()
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Multilabel soft-margin loss against the tags."""
+    return F.multilabel_soft_margin_loss(logits.float(), labels)
+
+
+def affinity_loss(tokens: torch.Tensor, token_labels: torch.Tensor) -> torch.Tensor:
+    """ToCo's affinity loss on tokens (B, D, h, w) with labels (B, h, w) (255 = ignore).
+
+    c_ij = |cos(F_i, F_j)| over labelled pairs i != j of one image: 0.5 (1 - mean c over same-label
+    pairs) + 0.5 mean c over different-label pairs; a term with no pairs counts 0.
+    """
+    b, d = tokens.shape[:2]
+    feats = F.normalize(tokens.float().reshape(b, d, -1), dim=1, eps=1e-8)
+    cos = torch.bmm(feats.transpose(1, 2), feats).abs()
+    lab = token_labels.reshape(b, -1)
+    valid = lab != IGNORE
+    pair_valid = valid[:, :, None] & valid[:, None, :]
+    pair_valid &= ~torch.eye(lab.shape[1], dtype=torch.bool, device=lab.device)[None]
+    same = lab[:, :, None] == lab[:, None, :]
+    pos, neg = pair_valid & same, pair_valid & ~same
+    pos_term = 1.0 - (cos * pos).sum() / pos.sum() if pos.any() else cos.new_zeros(())
+    neg_term = (cos * neg).sum() / neg.sum() if neg.any() else cos.new_zeros(())
+    return 0.5 * pos_term + 0.5 * neg_term
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of the cross-entropy over background pixels and over foreground pixels.
+
+    `logits` (B, K+1, H, W) at the target's size; `target` (B, H, W) long with 255 ignored.
+    """
+    logits = logits.float()
+    terms = []
+    for chosen in (target == 0, (target != 0) & (target != IGNORE)):
+        part = torch.where(chosen, target, torch.full_like(target, IGNORE))
+        if chosen.any():
+            terms.append(F.cross_entropy(logits, part, ignore_index=IGNORE))
+        else:
+            terms.append(logits.sum() * 0.0)
+    return 0.5 * (terms[0] + terms[1])
+
+
+def crf_energy_loss(
+    images: torch.Tensor,
+    probs: torch.Tensor,
+    valid: torch.Tensor,
+    *,
+    sigma_rgb: float,
+    sigma_xy: float,
+    weight: float,
+    grid: int,
+) -> torch.Tensor:
+    """A dense-CRF energy regulariser in pure PyTorch (an approximation of the authors' layer).
+
+    The authors filter at half resolution with a permutohedral bilateral filter:
+    loss = -weight * sum_k S_k^T W S_k / B, with W a Gaussian kernel on RGB (sigma_rgb) and
+    position (sigma_xy, in half-resolution pixels), restricted to the real-pixel box. Here the
+    image and the probabilities are average-pooled to at most `grid` x `grid` points, W is
+    computed exactly and densely between those points, and the sum is scaled by the squared area
+    of a pooled cell so its magnitude matches the full-resolution energy. Differentiable, batched.
+    """
+    b, _, height, width = probs.shape
+    half = (height / 2.0, width / 2.0)
+    size = (min(grid, max(1, round(half[0]))), min(grid, max(1, round(half[1]))))
+    cell_area = (half[0] / size[0]) * (half[1] / size[1])
+    weights = F.adaptive_avg_pool2d(valid.float()[:, None], size)
+    img = F.adaptive_avg_pool2d(images.float(), size)
+    seg = F.adaptive_avg_pool2d(probs.float(), size) * weights
+    ys, xs = torch.meshgrid(
+        torch.arange(size[0], device=probs.device, dtype=torch.float32) * (half[0] / size[0]),
+        torch.arange(size[1], device=probs.device, dtype=torch.float32) * (half[1] / size[1]),
+        indexing="ij",
+    )
+    pos = torch.stack([ys.flatten(), xs.flatten()], dim=-1) / sigma_xy
+    col = img.flatten(2).transpose(1, 2) / sigma_rgb  # (B, N, 3)
+    dist = torch.cdist(col, col).pow(2) + torch.cdist(pos, pos).pow(2)[None]
+    kernel = torch.exp(-0.5 * dist)
+    s = seg.flatten(2)  # (B, C, N)
+    energy = torch.einsum("bcn,bnm,bcm->", s, kernel, s) * cell_area**2
+    return -weight * energy / b

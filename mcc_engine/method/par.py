@@ -1,0 +1,64 @@
+"""Pixel-adaptive refinement (PAR): propagate a class map along image edges, batched."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+# The 8 neighbours in row-major order around the centre; diagonals lie sqrt(2) further away.
+_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def dilated_neighbours(x: torch.Tensor, dilations: Sequence[int]) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, 8 * len(dilations), H, W) with replicate padding."""
+    height, width = x.shape[-2:]
+    out = []
+    for d in dilations:
+        padded = F.pad(x, (d, d, d, d), mode="replicate")
+        for dy, dx in _OFFSETS:
+            out.append(
+                padded[..., d + dy * d : d + dy * d + height, d + dx * d : d + dx * d + width]
+            )
+    return torch.stack(out, dim=2)
+
+
+def _distances(dilations: Sequence[int], device: torch.device) -> torch.Tensor:
+    per = [math.sqrt(2.0) if dy and dx else 1.0 for dy, dx in _OFFSETS]
+    return torch.tensor([p * d for d in dilations for p in per], device=device)
+
+
+def par_affinity(
+    images: torch.Tensor, *, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24), w1: float = 0.3,
+    w2: float = 0.01,
+) -> torch.Tensor:  # fmt: skip
+    """Neighbour weights (B, 1, N, H, W) from appearance and distance; each pixel's sum is 1 + w2."""
+    neighbours = dilated_neighbours(images, dilations)
+    diff = (neighbours - images.unsqueeze(2)).abs()
+    std = neighbours.std(dim=2, keepdim=True)
+    aff = (-((diff / (std + 1e-8) / w1) ** 2)).mean(dim=1, keepdim=True)
+    dist = _distances(dilations, images.device)
+    pos = -((dist / (dist.std() + 1e-8) / w1) ** 2)
+    pos = F.softmax(pos, dim=0).view(1, 1, -1, 1, 1)
+    return F.softmax(aff, dim=2) + w2 * pos
+
+
+def par_refine(
+    images: torch.Tensor,
+    probs: torch.Tensor,
+    *,
+    dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+    iters: int = 10,
+) -> torch.Tensor:
+    """Refine class maps (B, C, h, w) along the edges of images (B, 3, H, W), any value range.
+
+    The maps are resized to the images' size first; the result has the images' size.
+    """
+    if probs.shape[-2:] != images.shape[-2:]:
+        probs = F.interpolate(probs, size=images.shape[-2:], mode="bilinear", align_corners=True)
+    aff = par_affinity(images.float(), dilations=dilations)
+    for _ in range(iters):
+        probs = (dilated_neighbours(probs, dilations) * aff).sum(dim=2)
+    return probs

@@ -1,0 +1,198 @@
+"""One MCC training step, fast: one encoder pass serves main, teacher and student global views,
+masked local views run only their visible tokens, and nothing loops over images or views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mcc_engine.data.masks import IGNORE
+from mcc_engine.method.cam import box_mask, cam_to_label, multiscale_cams
+from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
+from mcc_engine.method.losses import (
+    affinity_loss,
+    classification_loss,
+    crf_energy_loss,
+    mcc_loss,
+    segmentation_loss,
+)
+from mcc_engine.method.par import par_refine
+
+
+@dataclass
+class StepOutput:
+    """The loss to back-propagate and its parts as floats (weighted total under 'total')."""
+
+    loss: torch.Tensor
+    parts: dict[str, float]
+
+
+def denormalise(model, images: torch.Tensor) -> torch.Tensor:
+    """Normalised images back to 0-255 RGB (PAR and the regulariser work on appearance)."""
+    mean = model.pixel_mean.view(1, 3, 1, 1).to(images)
+    std = model.pixel_std.view(1, 3, 1, 1).to(images)
+    return (images * std + mean) * 255.0
+
+
+def seg_pseudo_labels(
+    cam: torch.Tensor,
+    labels: torch.Tensor,
+    images255: torch.Tensor,
+    valid: torch.Tensor,
+    cfg: MethodConfig,
+) -> torch.Tensor:
+    """Segmentation pseudo-labels (B, H, W) from the multi-scale CAM (method.md step 9), batched.
+
+    Untagged classes get -inf before the softmax, which equals a softmax over background plus the
+    tagged classes only; PAR keeps them at zero, so the argmax never picks them.
+    """
+    height, width = cam.shape[-2:]
+    half = (height // 2, width // 2)
+    img_half = F.interpolate(images255, size=half, mode="bilinear", align_corners=False)
+    cam_half = F.interpolate(cam * labels[:, :, None, None], size=half, mode="bilinear",
+                             align_corners=False)  # fmt: skip
+    allowed = torch.cat([torch.ones_like(labels[:, :1]), labels], dim=1).bool()[:, :, None, None]
+    argmaxes = []
+    for threshold in (cfg.high_threshold, cfg.low_threshold):
+        with_bg = torch.cat([torch.full_like(cam_half[:, :1], threshold), cam_half], dim=1)
+        probs = with_bg.masked_fill(~allowed, float("-inf")).softmax(dim=1)
+        refined = par_refine(img_half, probs, dilations=cfg.par_dilations, iters=cfg.par_iters)
+        refined = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+        argmaxes.append(refined.argmax(dim=1))
+    high, low = argmaxes
+    target = high.clone()
+    target[high == 0] = IGNORE
+    target[(high == 0) & (low == 0)] = 0
+    target[~valid] = IGNORE
+    return target
+
+
+def mask_to_token_labels(mask: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, h, w): a token takes its patch's class when the whole patch has that one class."""
+    b, height, width = mask.shape
+    cells = mask.view(b, height // patch, patch, width // patch, patch)
+    low = cells.amin(dim=(2, 4))
+    high = cells.amax(dim=(2, 4))
+    return torch.where((low == high) & (low != IGNORE), low, torch.full_like(low, IGNORE))
+
+
+def encode_visible_cls(model, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """CLS (B, V, D) of masked views: each view runs CLS plus its visible tokens only.
+
+    Views are padded to the longest one and padded keys are masked out, which gives the CLS that
+    full-length masked attention gives.
+    """
+    tokens = model.embed(images)
+    n = model.num_prefix
+    b, v = visible.shape[:2]
+    d = tokens.shape[-1]
+    vis = visible.flatten(2)
+    counts = vis.sum(-1)
+    length = int(counts.max())
+    order = torch.argsort((~vis).to(torch.int8), dim=-1, stable=True)[..., :length]
+    patches = tokens[:, None, n:].expand(b, v, -1, d)
+    gathered = torch.gather(patches, 2, order[..., None].expand(b, v, length, d))
+    prefix = tokens[:, None, :n].expand(b, v, n, d)
+    seq = torch.cat([prefix, gathered], dim=2).reshape(b * v, n + length, d)
+    attn_mask = None
+    if bool((counts != length).any()):
+        keep = torch.arange(length, device=images.device) < counts[..., None]
+        keep = torch.cat([torch.ones_like(keep[..., :n]), keep], dim=-1)
+        attn_mask = keep.reshape(b * v, 1, 1, n + length)
+    final, _ = model.run_blocks(seq, attn_mask=attn_mask)
+    return final[:, 0].reshape(b, v, d)
+
+
+def train_step(
+    model,
+    batch: dict[str, torch.Tensor],
+    *,
+    step: int,
+    total_steps: int,
+    cfg: MethodConfig,
+    generator: torch.Generator | None = None,
+) -> StepOutput:
+    """Every loss of one MCC step on a batch; the teacher projector's EMA is updated first."""
+    x, g2, local = batch["image"], batch["global2"], batch["local"]
+    labels, box = batch["labels"].float(), batch["box"]
+    b, _, height, width = x.shape
+    p = model.patch_size
+    h, w = height // p, width // p
+    model.update_teacher(cfg.ema_momentum)
+
+    cam, cam_aux = multiscale_cams(model, x, scales=cfg.cam_scales)
+    visible = sample_visible(b, n_views=cfg.n_local, grid=(h, w), cell=cfg.mask_cell,
+                             hide_probability=cfg.hide_probability, generator=generator,
+                             device=x.device)  # fmt: skip
+    guide = cam_aux if cfg.use_aux_cam(step, total_steps) else cam
+    guide = F.interpolate(guide, size=(h, w), mode="bilinear", align_corners=False)
+    levels = roi_levels(guide, labels, low=cfg.low_threshold, high=cfg.high_threshold)
+    flags = view_flags(visible, levels, ratio=cfg.negative_ratio)
+
+    enc = model.encode(torch.cat([x, g2], dim=0))
+    tokens, aux_tokens = enc.tokens[:b], enc.aux_tokens[:b]
+    global_cls = torch.stack([enc.cls[:b], enc.cls[b:]], dim=1)
+    with torch.no_grad():
+        teacher = model.proj_head_t(global_cls.detach())
+    local_cls = encode_visible_cls(model, local, visible)
+    student = model.proj_head(torch.cat([global_cls, local_cls], dim=1))
+    positive = torch.cat([torch.ones_like(flags[:, :2]), flags], dim=1)
+
+    parts = {
+        "cls": classification_loss(model.classify(tokens), labels),
+        "cls_aux": classification_loss(model.classify(aux_tokens, aux=True), labels),
+        "mcc": mcc_loss(teacher, student, positive, temperature=cfg.temperature),
+    }
+    aux_grid = F.interpolate(cam_aux, size=(h, w), mode="bilinear", align_corners=False)
+    token_labels = cam_to_label(aux_grid, labels, low=cfg.low_threshold, high=cfg.high_threshold,
+                                valid=box_mask(box, (h, w), stride=p))  # fmt: skip
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):
+        corrected = mask_to_token_labels(batch["mask"], p)
+        token_labels = torch.where(has_mask[:, None, None], corrected, token_labels)
+    parts["aff"] = affinity_loss(tokens, token_labels)
+
+    seg_on = cfg.seg_active(step, total_steps)
+    if seg_on:
+        seg = F.interpolate(model.decoder(tokens), size=(height, width), mode="bilinear",
+                            align_corners=False)  # fmt: skip
+        images255 = denormalise(model, x)
+        valid = box_mask(box, (height, width))
+        target = seg_pseudo_labels(cam, labels, images255, valid, cfg)
+        target = torch.where(has_mask[:, None, None], batch["mask"], target)
+        parts["seg"] = segmentation_loss(seg, target)
+        parts["reg"] = crf_energy_loss(images255, seg.float().softmax(dim=1), valid,
+                                       sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
+                                       weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
+    return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum())
+
+
+def _combine(parts, cfg: MethodConfig, *, seg_on: bool, n_positive) -> StepOutput:
+    weights = {"cls": cfg.w_cls, "cls_aux": cfg.w_cls_aux, "aff": cfg.w_aff, "mcc": cfg.w_mcc,
+               "seg": cfg.w_seg if seg_on else 0.0, "reg": cfg.w_reg if seg_on else 0.0}  # fmt: skip
+    total = sum(weights[name] * value for name, value in parts.items())
+    floats = {name: float(value.detach()) for name, value in parts.items()}
+    floats.setdefault("seg", 0.0)
+    floats.setdefault("reg", 0.0)
+    floats["total"] = float(total.detach())
+    floats["positive_locals"] = float(n_positive)
+    return StepOutput(loss=total, parts=floats)
+
+
+class MCCObjective(nn.Module):
+    """The step as a module, so DistributedDataParallel can wrap it and sync its gradients."""
+
+    def __init__(self, model: nn.Module, cfg: MethodConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+
+    def forward(self, batch, *, step: int, total_steps: int, generator=None) -> StepOutput:
+        """Run train_step on the wrapped model."""
+        return train_step(self.model, batch, step=step, total_steps=total_steps, cfg=self.cfg,
+                          generator=generator)  # fmt: skip
