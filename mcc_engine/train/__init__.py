@@ -1,0 +1,1 @@
+"""Training: settings and presets, optimiser and schedule, run folders, devices, DDP, the loop."""
