@@ -1,0 +1,181 @@
+"""`mcc`: the same pipeline as the app, headless. Bad input: one line on stderr, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mcc_engine.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, like every other bad input
+        self.exit(2, f"mcc {self.prog.split()[-1]}: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mcc", description="Learn pixel masks from image-level tags (MCC).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="write the bundled demo data folder")
+    demo.add_argument("--out", required=True, type=Path)
+    demo.add_argument("--count", type=int, default=320)
+
+    train = sub.add_parser("train", help="train or fine-tune on a data folder")
+    train.add_argument("--data", type=Path)
+    train.add_argument("--out", type=Path)
+    train.add_argument("--preset", default="cpu", choices=["tiny", "demo", "cpu", "gpu", "paper"])
+    train.add_argument("--backbone")
+    train.add_argument("--weights", help="imagenet, none, or a FILE")
+    train.add_argument("--init", help="start from this checkpoint's weights")
+    train.add_argument("--resume", type=Path, help="continue the run in RUN_DIR")
+    for name, kind in (("iters", int), ("batch", int), ("crop", int), ("lr", float), ("seed", int)):
+        train.add_argument(f"--{name}", type=kind)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None)
+    for name in ("w-aff", "w-mcc", "w-seg", "w-reg"):
+        train.add_argument(f"--{name}", type=float)
+    train.add_argument("--masks", type=Path, help="corrected masks: exact labels for their images")
+    train.add_argument("--save-every", type=int, default=100)
+    train.add_argument("--log-every", type=int, default=10)
+    train.add_argument("--workers", type=int, default=0)
+
+    infer = sub.add_parser("infer", help="write a pseudo-mask for every image")
+    infer.add_argument("--checkpoint", required=True, type=Path)
+    infer.add_argument("--data", required=True, type=Path)
+    infer.add_argument("--out", required=True, type=Path)
+    infer.add_argument("--source", default="cam", choices=["cam", "seg"])
+    infer.add_argument("--refine", default="par", choices=["par", "crf", "none"])
+    infer.add_argument("--confidence", type=Path)
+    infer.add_argument("--scores", type=Path, help="CSV of per-image uncertainty, worst first")
+    infer.add_argument("--device", default="auto")
+
+    ev = sub.add_parser("eval", help="per-class IoU and mIoU of predicted masks")
+    ev.add_argument("--pred", required=True, type=Path)
+    ev.add_argument("--gt", required=True, type=Path)
+    ev.add_argument("--classes", type=Path)
+    ev.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="write a VOC or COCO dataset")
+    export.add_argument("--data", required=True, type=Path)
+    export.add_argument("--masks", required=True, type=Path)
+    export.add_argument("--format", required=True, choices=["voc", "coco"])
+    export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--val-fraction", type=float, default=0.2)
+    export.add_argument("--coco-segmentation", default="rle", choices=["rle", "polygon"])
+    export.add_argument("--include-unlabelled", action="store_true")
+    return parser
+
+
+def _cmd_demo(args) -> int:
+    from mcc_engine.data.demo import write_demo
+
+    write_demo(args.out, count=args.count)
+    print(f"wrote {args.count} demo images to {args.out}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from mcc_engine.train.config import TrainConfig
+    from mcc_engine.train.trainer import train
+
+    given = {k: getattr(args, k) for k in ("backbone", "weights", "init", "iters", "batch", "crop",
+                                           "lr", "amp")}  # fmt: skip
+    weights = {k: getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
+    cfg = TrainConfig(
+        data=str(args.data) if args.data else None, out=str(args.out) if args.out else None,
+        preset=args.preset, resume=str(args.resume) if args.resume else None, device=args.device,
+        masks=str(args.masks) if args.masks else None, seed=args.seed or 0,
+        save_every=args.save_every, log_every=args.log_every, num_workers=args.workers,
+        **{k: v for k, v in given.items() if v is not None},
+        **{f"w_{k}": v for k, v in weights.items() if v is not None},
+    )  # fmt: skip
+    if cfg.resume is None and cfg.data is None:
+        raise InputError(None, "train needs --data DIR (or --resume RUN_DIR)")
+    if args.masks is not None and not args.masks.is_dir():
+        raise InputError(args.masks, "masks folder not found")
+    width = 0
+
+    def show(p) -> None:
+        nonlocal width
+        line = (f"step {p.step}/{p.total}  loss {p.losses['total']:.4f}  "
+                f"{p.seconds_per_step:.2f} s/step  eta {p.eta_seconds / 60:.1f} min")  # fmt: skip
+        width = max(width, len(line))
+        print("\r" + line.ljust(width), end="", file=sys.stderr, flush=True)
+
+    try:
+        result = train(cfg, progress=show if sys.stderr.isatty() else None)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; continue with: mcc train --resume {cfg.resume or cfg.out}",
+            file=sys.stderr,
+        )
+        return 130
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"{'' if not sys.stderr.isatty() else chr(10)}trained {result.step} steps; checkpoint {result.last_checkpoint}"
+    )
+    return 0
+
+
+def _cmd_infer(args) -> int:
+    from mcc_engine.infer import infer_folder
+
+    result = infer_folder(checkpoint=args.checkpoint, data=args.data, out=args.out,
+                          source=args.source, refine=args.refine, confidence=args.confidence,
+                          scores=args.scores, device=args.device)  # fmt: skip
+    print(f"wrote {result.written} masks to {args.out}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from mcc_engine.data.folder import read_classes
+    from mcc_engine.evaluate import evaluate_folders
+
+    classes = read_classes(args.classes) if args.classes else None
+    scores = evaluate_folders(args.pred, args.gt, classes=classes)
+    if args.json:
+        print(json.dumps({"classes": scores.names, "iou": scores.iou, "miou": scores.miou,
+                          "images": scores.images}))  # fmt: skip
+        return 0
+    width = max(len(n) for n in scores.names)
+    for name, value in zip(scores.names, scores.iou):
+        print(f"{name:<{width}}  {'   n/a' if value is None else f'{value:.4f}'}")
+    print(f"mIoU {scores.miou:.4f}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from mcc_engine.formats.export import export_dataset
+
+    summary = export_dataset(data=args.data, masks=args.masks, fmt=args.format, out=args.out,
+                             val_fraction=args.val_fraction,
+                             coco_segmentation=args.coco_segmentation,
+                             include_unlabelled=args.include_unlabelled)  # fmt: skip
+    print(summary.describe())
+    return 0
+
+
+COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "infer": _cmd_infer, "eval": _cmd_eval,
+            "export": _cmd_export}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `mcc` command; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"mcc {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # read-only or full destinations, permissions
+        print(f"mcc {args.command}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Comparing predicted masks with true ones: confusion matrix, per-class IoU, mIoU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcc_engine.data.masks import IGNORE, read_mask
+from mcc_engine.errors import InputError
+
+
+@dataclass
+class Scores:
+    """Per-class IoU (background first) and their mean over classes that occur."""
+
+    names: list[str]
+    iou: list[float | None]
+    miou: float
+    images: int
+
+
+def confusion(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
+    """n x n matrix, rows true class, columns predicted; 255 in the truth is left out."""
+    keep = gt != IGNORE
+    index = gt[keep].astype(np.int64) * n + np.minimum(pred[keep].astype(np.int64), n - 1)
+    return np.bincount(index, minlength=n * n).reshape(n, n)
+
+
+def evaluate_folders(
+    pred_dir: str | Path, gt_dir: str | Path, *, classes: list[str] | None = None
+) -> Scores:
+    """IoU of every class over all masks of `gt_dir` against the same paths in `pred_dir`."""
+    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    for folder in (pred_dir, gt_dir):
+        if not folder.is_dir():
+            raise InputError(folder, "mask folder not found")
+    gts = sorted(p for p in gt_dir.rglob("*.png") if not p.name.startswith("."))
+    if not gts:
+        raise InputError(gt_dir, "no masks (*.png)")
+    pairs = []
+    top = 0
+    for gt_path in gts:
+        pred_path = pred_dir / gt_path.relative_to(gt_dir)
+        if not pred_path.is_file():
+            raise InputError(pred_path, "predicted mask missing for this ground-truth mask")
+        gt, pred = read_mask(gt_path), read_mask(pred_path)
+        if gt.shape != pred.shape:
+            raise InputError(
+                pred_path, f"size {pred.shape[::-1]} differs from the truth's {gt.shape[::-1]}"
+            )
+        top = max(
+            top, int(gt[gt != IGNORE].max(initial=0)), int(pred[pred != IGNORE].max(initial=0))
+        )
+        pairs.append((pred, gt))
+    n = len(classes) + 1 if classes else top + 1
+    matrix = sum(confusion(p, g, n) for p, g in pairs)
+    inter = np.diag(matrix).astype(np.float64)
+    union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
+    iou = [float(i / u) if u > 0 else None for i, u in zip(inter, union)]
+    present = [v for v in iou if v is not None]
+    names = ["background", *(classes or [f"class {k}" for k in range(1, n)])]
+    return Scores(
+        names=names, iou=iou, miou=float(np.mean(present)) if present else 0.0, images=len(pairs)
+    )
