@@ -48,7 +48,7 @@ def test_read_mask_names_a_truncated_file(tmp_path):
     write_mask(tmp_path / "m.png", np.ones((64, 64), np.uint8))
     data = (tmp_path / "m.png").read_bytes()
     (tmp_path / "m.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="m.png"):
+    with pytest.raises(InputError, match=r"m\.png"):
         read_mask(tmp_path / "m.png")
 
 

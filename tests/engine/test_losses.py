@@ -1,0 +1,123 @@
+"""Each loss on small inputs worked out by hand."""
+
+import math
+
+import pytest
+import torch
+
+from mcc_engine.method.cam import cam_to_label, normalise_cam
+from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
+from mcc_engine.method.losses import affinity_loss, crf_energy_loss, mcc_loss, segmentation_loss
+from mcc_engine.method.par import par_refine
+
+
+def test_mcc_loss_by_hand_one_teacher_one_positive_one_negative():
+    teacher = torch.tensor([[[1.0, 0.0]]])
+    student = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # cosines 1 and 0
+    loss = mcc_loss(teacher, student, torch.tensor([[True, False]]), temperature=0.5)
+    sp, sn = math.exp(2.0), math.exp(0.0)
+    expected = -math.log(sp / (sp + sn + 1e-4)) - math.log(1 / (1 + sn + 1e-4))
+    assert float(loss) == pytest.approx(expected / 1, rel=1e-6)
+
+
+def test_mcc_loss_divides_by_teachers_and_positives_and_averages_images():
+    teacher = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    student = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    loss = mcc_loss(teacher, student, torch.tensor([[True, True]]), temperature=0.5)
+    # no negatives: each positive gives -log(s / (s + 1e-4)), the extra term -log(1 / 1.0001)
+    s = math.exp(2.0)
+    per_teacher = 2 * -math.log(s / (s + 1e-4)) - math.log(1 / 1.0001)
+    assert float(loss) == pytest.approx(2 * per_teacher / (2 * 2), rel=1e-3)
+
+
+def test_affinity_loss_on_a_two_by_two_grid():
+    tokens = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]).T.reshape(1, 2, 2, 2)
+    labels = torch.tensor([[[1, 1], [0, 255]]])
+    # pairs: (0,1) same, cos 1; (0,2) and (1,2) different, cos 0; token 3 ignored
+    loss = affinity_loss(tokens, labels)
+    assert float(loss) == pytest.approx(0.5 * (1 - 1.0) + 0.5 * 0.0, abs=1e-6)
+    labels = torch.tensor([[[1, 0], [0, 1]]])
+    # same pairs: (0,3) cos .6, (1,2) cos 0; different: (0,1) 1, (0,2) 0, (1,3) 0.8, (2,3) 0.8
+    expected = 0.5 * (1 - (0.6 + 0.0) / 2) + 0.5 * (1.0 + 0.0 + 0.6 + 0.8) / 4
+    # (0,1): tokens 0 and 1 are (1,0) and (1,0) with labels 1 and 0 -> different, cos 1
+    # (1,3): (1,0).(0.6,0.8) = 0.6 ; (2,3): (0,1).(0.6,0.8) = 0.8
+    assert float(affinity_loss(tokens, labels)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_segmentation_loss_is_the_mean_of_background_and_foreground_terms():
+    logits = torch.zeros(1, 3, 1, 3)
+    logits[0, 0, 0, 0] = 2.0
+    target = torch.tensor([[[0, 2, 255]]])
+    bg = -math.log(math.exp(2) / (math.exp(2) + 2))
+    fg = -math.log(1 / 3)
+    assert float(segmentation_loss(logits, target)) == pytest.approx(0.5 * (bg + fg), rel=1e-6)
+
+
+def test_cam_labels_thresholds_and_box():
+    cam = torch.tensor([[[[0.1, 0.5, 0.9]], [[0.8, 0.2, 0.3]]]])  # (1, 2, 1, 3)
+    labels = torch.tensor([[1.0, 0.0]])
+    out = cam_to_label(cam, labels, low=0.25, high=0.7)
+    assert out.tolist() == [[[0, 255, 1]]]
+    valid = torch.tensor([[[True, True, False]]])
+    assert cam_to_label(cam, labels, low=0.25, high=0.7, valid=valid).tolist() == [[[0, 255, 255]]]
+
+
+def test_normalised_cam_spans_zero_to_one():
+    cam = normalise_cam(torch.tensor([[[[2.0, 4.0], [6.0, 3.0]]]]))
+    assert float(cam.min()) == 0.0
+    assert float(cam.max()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_about_five_percent_of_patches_stay_visible_for_any_grid():
+    g = torch.Generator().manual_seed(0)
+    for grid in ((14, 14), (12, 12), (7, 9)):
+        visible = sample_visible(64, n_views=8, grid=grid, generator=g)
+        assert visible.shape == (64, 8, *grid)
+        assert 0.035 < float(visible.float().mean()) < 0.065
+    # cells of 4 x 4 patches are hidden or shown together
+    v = sample_visible(4, n_views=2, grid=(8, 8), generator=g)
+    cells = v.view(4, 2, 2, 4, 2, 4)
+    assert bool((cells.amin(dim=(3, 5)) == cells.amax(dim=(3, 5))).all())
+
+
+def test_flags_follow_the_roi_of_visible_patches():
+    cam = torch.zeros(1, 2, 2, 2)
+    cam[0, 0, 0, 0] = 0.9  # level 2
+    cam[0, 0, 0, 1] = 0.5  # level 1
+    cam[0, 1, 1, 1] = 0.9  # class 2 is not tagged: level 0
+    levels = roi_levels(cam, torch.tensor([[1.0, 0.0]]), low=0.25, high=0.7)
+    assert levels.tolist() == [[[2.0, 1.0], [0.0, 0.0]]]
+    visible = torch.tensor([[[[True, False], [False, False]], [[False, False], [True, True]],
+                             [[False, True], [True, True]]]])  # fmt: skip
+    # sums 2 > 0.2; 0 <= 0.4; 1 > 0.6
+    assert view_flags(visible, levels, ratio=0.2).tolist() == [[True, False, True]]
+
+
+def test_par_moves_a_noisy_map_toward_image_edges():
+    g = torch.Generator().manual_seed(0)
+    image = torch.zeros(1, 3, 32, 32)
+    image[..., :, 12:] = 255.0  # the edge is at column 12
+    truth = (torch.arange(32) >= 12).float().expand(32, 32)
+    blurred = torch.sigmoid((torch.arange(32).float() - 18) / 4).expand(32, 32)  # edge at 18, soft
+    noisy = (blurred + 0.2 * torch.randn(32, 32, generator=g)).clamp(0, 1)
+    probs = torch.stack([1 - noisy, noisy])[None]
+    refined = par_refine(image, probs)
+    before = float(((probs[0, 1] > 0.5).float() - truth).abs().mean())
+    after = float(((refined[0, 1] > refined[0, 0]).float() - truth).abs().mean())
+    assert after < before / 2
+
+
+def test_crf_energy_prefers_masks_that_follow_colour():
+    image = torch.zeros(1, 3, 16, 16)
+    image[..., 8:] = 255.0
+    good = torch.zeros(1, 2, 16, 16)
+    good[:, 0, :, :8] = 1
+    good[:, 1, :, 8:] = 1
+    bad = torch.zeros(1, 2, 16, 16)
+    bad[:, 0, :8] = 1
+    bad[:, 1, 8:] = 1
+    valid = torch.ones(1, 16, 16, dtype=torch.bool)
+    kwargs = {"sigma_rgb": 15.0, "sigma_xy": 100.0, "weight": 1.0, "grid": 8}
+    assert float(crf_energy_loss(image, good, valid, **kwargs)) < float(
+        crf_energy_loss(image, bad, valid, **kwargs)
+    )
