@@ -23,7 +23,7 @@ def versions() -> dict[str, str]:
     """Versions that affect results, recorded in every run."""
     return {
         "mcc_annotate": mcc_engine.__version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "timm": timm.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),

@@ -48,6 +48,7 @@ class TrainResult:
     cancelled: bool
     last_checkpoint: Path
     notes: list[str] = field(default_factory=list)
+    model: Any = field(default=None, repr=False)
 
 
 def _check_crop(crop: int, patch: int) -> None:
@@ -111,6 +112,8 @@ def train(
         saved.resume, saved.out = str(resume_dir), str(resume_dir)
         if cfg.iters is not None:
             saved.iters = cfg.iters
+        if cfg.data is not None:  # the data folder may have moved since
+            saved.data = cfg.data
         saved.device = cfg.device
         cfg = saved
     cfg = cfg.resolved()
@@ -234,7 +237,7 @@ def train(
     checkpoint(step)
     distributed.shutdown(ctx)
     return TrainResult(run_dir=run_dir, step=step, cancelled=cancelled,
-                       last_checkpoint=run_dir / "last.pt", notes=notes)  # fmt: skip
+                       last_checkpoint=run_dir / "last.pt", notes=notes, model=model)  # fmt: skip
 
 
 class _LimitedSampler:

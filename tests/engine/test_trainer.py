@@ -1,0 +1,139 @@
+"""Training runs: run folder contents, cancel, resume after a kill, corrections, DDP on gloo."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mcc_engine.data.demo import write_demo
+from mcc_engine.errors import InputError
+from mcc_engine.train.config import TrainConfig
+from mcc_engine.train.schedule import lr_factor, warmup_steps
+from mcc_engine.train.trainer import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "demo"
+    write_demo(path, count=12, seed=2)
+    return path
+
+
+def _rows(run):
+    with open(run / "log.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_run_folder_holds_config_log_and_checkpoint(demo, tmp_path):
+    seen = []
+    result = train(TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=4,
+                               log_every=2), progress=seen.append)  # fmt: skip
+    assert result.step == 4 and not result.cancelled
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["classes"] == ["sun", "leaf", "fish", "boat"]
+    assert config["train"]["crop"] == 32 and "torch" in config["versions"]
+    assert [r["step"] for r in _rows(tmp_path / "run")] == ["2", "4"]
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 4 and {"model", "optimizer", "scheduler", "rng"} <= set(state)
+    assert [p.step for p in seen] == [1, 2, 3, 4] and seen[-1].eta_seconds == 0
+
+
+def test_cancel_keeps_a_checkpoint_and_resume_finishes(demo, tmp_path):
+    run = tmp_path / "run"
+    result = train(TrainConfig(data=str(demo), out=str(run), preset="tiny", iters=6),
+                   should_stop=lambda: True)  # fmt: skip
+    assert result.cancelled and result.step == 1
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
+    resumed = train(TrainConfig(resume=str(run)))
+    assert resumed.step == 6 and not resumed.cancelled
+
+
+def test_resume_refuses_another_class_list(demo, tmp_path):
+    train(TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=1))
+    other = tmp_path / "other"
+    write_demo(other, count=4)
+    (other / "classes.txt").write_text("sun\nleaf\nfish\nboat\nkite\n")
+    with pytest.raises(InputError, match="another class list"):
+        train(TrainConfig(resume=str(tmp_path / "run"), data=str(other)), folder=None)
+    # an existing run is never overwritten by a new one
+    with pytest.raises(InputError, match="already holds a run"):
+        train(TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=1))
+
+
+def test_resume_after_sigkill_continues_from_the_saved_step(demo, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "mcc_engine.cli", "train", "--data", str(demo), "--out", str(run),
+           "--preset", "tiny", "--iters", "400", "--save-every", "3", "--log-every", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (run / "last.pt").exists() and len(_rows(run)) >= 7:
+            break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(run / "last.pt", weights_only=True)["step"]
+    assert saved >= 3 and saved % 3 == 0
+    result = train(TrainConfig(resume=str(run), iters=saved + 4))
+    assert result.step == saved + 4
+    steps = [int(r["step"]) for r in _rows(run)]
+    assert steps == list(range(1, saved + 5))
+
+
+def test_corrected_masks_are_used_and_sampled_more_often(demo, tmp_path):
+    result = train(TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=2,
+                               masks=str(demo / "ground_truth"),
+                               mask_images=["images/scene_0000.jpg"]))  # fmt: skip
+    assert result.step == 2
+    from mcc_engine.data.dataset import TrainDataset, corrected_sampling_weights
+    from mcc_engine.data.folder import load_data_folder
+
+    folder = load_data_folder(demo)
+    dataset = TrainDataset(folder, crop=32, mean=(0.5,) * 3, std=(0.5,) * 3,
+                           masks_dir=demo / "ground_truth", mask_images={"images/scene_0000.jpg"})  # fmt: skip
+    weights = corrected_sampling_weights(dataset, 3.0)
+    assert weights[0] == pytest.approx(3 * weights[1])
+    assert dataset[0]["has_mask"] and not dataset[1]["has_mask"]
+
+
+def test_schedule_warms_up_then_decays():
+    assert warmup_steps(20000) == 1500 and warmup_steps(100) == 8
+    assert lr_factor(0, total=100, warmup=10) == pytest.approx(1e-6)
+    assert lr_factor(10, total=100, warmup=10) == pytest.approx(1.0)
+    assert lr_factor(55, total=100, warmup=10) == pytest.approx(0.5**0.9)
+    assert lr_factor(100, total=100, warmup=10) == 0.0
+
+
+def test_impossible_crop_is_refused(demo, tmp_path):
+    with pytest.raises(InputError, match="crop 30 is impossible"):
+        train(TrainConfig(data=str(demo), out=str(tmp_path / "r"), preset="tiny", crop=30))
+
+
+def test_ddp_on_gloo_two_ranks_end_with_identical_weights(demo, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_port=29517", str(ROOT / "tests" / "engine" / "ddp_worker.py"), str(demo),
+           str(tmp_path / "run"), str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    initial = train(
+        TrainConfig(data=str(demo), out=str(tmp_path / "single"), preset="tiny", iters=0)
+    )
+    moved = [k for k in a if not torch.equal(a[k], initial.model.state_dict()[k])]
+    assert moved, "training changed no weight"
+    assert (tmp_path / "run" / "last.pt").exists()
