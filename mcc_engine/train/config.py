@@ -23,8 +23,10 @@ PRESETS: Final[dict[str, dict[str, Any]]] = {
     },
     # The demo data on a laptop CPU: a small ViT from scratch, a few minutes.
     "demo": {
-        "backbone": "vit_small_patch16_224", "weights": "none", "crop": 96, "batch": 8,
-        "iters": 300, "lr": 5e-4, "amp": False, "model": {"overrides": _SMALL_VIT, **_SMALL_HEADS},
+        "backbone": "vit_small_patch16_224", "weights": "none", "crop": 64, "batch": 8,
+        "iters": 300, "lr": 5e-4, "amp": False,
+        "model": {"overrides": {"embed_dim": 128, "depth": 4, "num_heads": 2, "patch_size": 8},
+                  "proj_hidden": 512, "proj_bottleneck": 128, "proj_out": 256, "decoder_dim": 128},
     },
     # Your own small data on a CPU: the same small ViT, longer.
     "cpu": {

@@ -1,0 +1,129 @@
+"""The `mcc` command line: the whole pipeline, and one line with exit status 2 for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mcc_engine.cli import main
+from mcc_engine.data.masks import read_mask
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fails(capsys, argv, *fragments):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "demo"
+    assert main(["demo", "--out", str(path), "--count", "10"]) == 0
+    return path
+
+
+def test_demo_train_infer_eval_pipeline(demo, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(demo), "--out", str(run), "--preset", "tiny"]) == 0
+    assert (run / "last.pt").exists()
+    out, conf, scores = tmp_path / "masks", tmp_path / "conf", tmp_path / "scores.csv"
+    argv = ["infer", "--checkpoint", str(run / "last.pt"), "--data", str(demo), "--out", str(out),
+            "--confidence", str(conf), "--scores", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    mask = read_mask(out / "images" / "scene_0000.png")
+    with Image.open(demo / "images" / "scene_0000.jpg") as image:
+        assert mask.shape == (image.height, image.width)
+    assert (conf / "images" / "scene_0000.png").exists()
+    assert scores.read_text().splitlines()[0] == "image,uncertainty"
+    assert len(scores.read_text().splitlines()) == 11
+    capsys.readouterr()
+    assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("mIoU ") and 0.0 <= float(last.split()[1]) <= 1.0
+    assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["iou"]) == 5
+    assert main(["infer", "--checkpoint", str(run / "last.pt"), "--data", str(demo), "--out",
+                 str(tmp_path / "seg"), "--source", "seg", "--refine", "none"]) == 0  # fmt: skip
+
+
+def test_eval_is_exact_on_identical_folders(demo, capsys):
+    assert (
+        main(["eval", "--pred", str(demo / "ground_truth"), "--gt", str(demo / "ground_truth")])
+        == 0
+    )
+    assert capsys.readouterr().out.strip().endswith("mIoU 1.0000")
+
+
+def test_bad_inputs_exit_2_with_one_line(demo, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _fails(
+        capsys,
+        ["train", "--data", str(empty), "--out", str(tmp_path / "r")],
+        "empty",
+        "no tagged images",
+    )
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    Image.new("RGB", (40, 40)).save(broken / "a.jpg", quality=95)
+    data = (broken / "a.jpg").read_bytes()
+    (broken / "a.jpg").write_bytes(data[:200])
+    (broken / "tags.csv").write_text("image,tags\na.jpg,cat\n")
+    _fails(capsys, ["train", "--data", str(broken), "--out", str(tmp_path / "r1"), "--preset", "tiny"],
+           "a.jpg", "truncated")  # fmt: skip
+
+    (broken / "tags.csv").write_text('image,tags\n"a.jpg,cat\n')
+    _fails(
+        capsys, ["train", "--data", str(broken), "--out", str(tmp_path / "r2")], "tags.csv", "line"
+    )
+
+    Image.new("RGB", (40, 40)).save(broken / "a.jpg")
+    (broken / "tags.csv").write_text("image,tags\na.jpg,cat\n")
+    (broken / "classes.txt").write_text("dog\n")
+    _fails(capsys, ["train", "--data", str(broken), "--out", str(tmp_path / "r3")], "tags.csv: line 2",
+           "'cat'")  # fmt: skip
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"nope")
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r4"), "--preset", "tiny",
+                    "--weights", str(junk)], "junk.pt", "not a checkpoint")  # fmt: skip
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r5"), "--preset", "tiny",
+                    "--crop", "20"], "crop 20 is impossible")  # fmt: skip
+    _fails(capsys, ["train", "--resume", str(tmp_path / "nowhere")], "nowhere", "no last.pt")
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r6"), "--preset", "tiny",
+                    "--weights", "imagenet"], "--weights FILE")  # fmt: skip
+    _fails(capsys, ["train", "--data", str(demo)], "--out")
+    _fails(capsys, ["eval", "--pred", str(tmp_path / "none"), "--gt", str(demo / "ground_truth")],
+           "mask folder not found")  # fmt: skip
+
+
+def test_unknown_flags_and_commands_exit_2():
+    for argv in (["train", "--bogus"], ["nope"], ["infer"]):
+        done = subprocess.run([sys.executable, "-m", "mcc_engine.cli", *argv], cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+
+
+def test_a_resume_from_another_class_list_is_refused(demo, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(["train", "--data", str(demo), "--out", str(run), "--preset", "tiny", "--iters", "1"])
+        == 0
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(other / "a.png")
+    (other / "tags.csv").write_text("image,tags\na.png,kite\n")
+    _fails(capsys, ["train", "--resume", str(run), "--data", str(other)], "another class list")
