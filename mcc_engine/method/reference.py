@@ -53,28 +53,24 @@ def _label_from_cam(cam, label_vec, low, high, box, stride):
 
 
 def _affinity_one_by_one(tokens, token_labels):
-    pos_sum = neg_sum = 0.0
+    """Pair labels built per image, as the authors' label_to_aff_mask does."""
+    pos_sum = neg_sum = tokens.sum() * 0.0
     pos_n = neg_n = 0
     for i in range(tokens.shape[0]):
         f = F.normalize(tokens[i].float().flatten(1), dim=0, eps=1e-8)
         cos = (f.T @ f).abs()
         lab = token_labels[i].flatten()
-        n = lab.numel()
-        for a in range(n):
-            if lab[a] == IGNORE:
-                continue
-            for c in range(n):
-                if c == a or lab[c] == IGNORE:
-                    continue
-                if lab[a] == lab[c]:
-                    pos_sum = pos_sum + cos[a, c]
-                    pos_n += 1
-                else:
-                    neg_sum = neg_sum + cos[a, c]
-                    neg_n += 1
-    zero = tokens.sum() * 0.0
-    pos_term = 1.0 - pos_sum / pos_n if pos_n else zero
-    neg_term = neg_sum / neg_n if neg_n else zero
+        rep = lab[None, :].repeat(lab.numel(), 1)
+        pair = (rep == rep.T).long()
+        pair[:, lab == IGNORE] = IGNORE
+        pair[lab == IGNORE, :] = IGNORE
+        pair.fill_diagonal_(IGNORE)
+        pos_sum = pos_sum + (cos * (pair == 1)).sum()
+        neg_sum = neg_sum + (cos * (pair == 0)).sum()
+        pos_n += int((pair == 1).sum())
+        neg_n += int((pair == 0).sum())
+    pos_term = 1.0 - pos_sum / pos_n if pos_n else pos_sum
+    neg_term = neg_sum / neg_n if neg_n else neg_sum
     return 0.5 * pos_term + 0.5 * neg_term
 
 

@@ -1,0 +1,81 @@
+"""Seconds per training step: the faithful MCC formulation against the fast one, side by side.
+
+Both run on the same inputs, seed and model in one process; the ratio is the speed-up. Phases:
+'warm-up' (first 10% of iterations: no segmentation loss) and 'full' (every loss).
+Run: python bench/train_step.py [--steps N] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.reference import reference_step
+from mcc_engine.method.step import train_step
+from mcc_engine.model.network import ModelConfig, build_model
+from mcc_engine.train.config import PRESETS
+
+CASES = {
+    "cpu preset (ViT 192x6, patch 8, crop 128, batch 8)": (PRESETS["cpu"], 128, 8),
+    "deit_small, crop 224, batch 2": ({"backbone": "deit_small_patch16_224", "model": {}}, 224, 2),
+}
+
+
+def _batch(b: int, size: int, k: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "image": torch.randn(b, 3, size, size, generator=g),
+        "global2": torch.randn(b, 3, size, size, generator=g),
+        "local": torch.randn(b, 3, size, size, generator=g),
+        "labels": (torch.rand(b, k, generator=g) > 0.5).float(),
+        "box": torch.tensor([[0, 0, size, size]] * b),
+        "mask": torch.full((b, size, size), 255, dtype=torch.long),
+        "has_mask": torch.zeros(b, dtype=torch.bool),
+    }
+
+
+def _time(fn, model, batch, step: int, steps: int) -> float:
+    cfg = MethodConfig()
+    times = []
+    for i in range(steps + 1):  # the first step warms caches and is not counted
+        start = time.perf_counter()
+        out = fn(model, batch, step=step, total_steps=100, cfg=cfg,
+                 generator=torch.Generator().manual_seed(i))  # fmt: skip
+        out.loss.backward()
+        model.zero_grad(set_to_none=True)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.steps} steps")
+    print(f"{'case':<52} {'phase':<8} {'faithful s':>10} {'fast s':>8} {'ratio':>6}")
+    for name, (preset, crop, batch) in CASES.items():
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(backbone=preset["backbone"], num_classes=20, img_size=crop,
+                                        **preset["model"]))  # fmt: skip
+        data = _batch(batch, crop, 20)
+        for phase, step in (("warm-up", 5), ("full", 50)):
+            slow = _time(reference_step, model, data, step, args.steps)
+            fast = _time(train_step, model, data, step, args.steps)
+            print(
+                f"{name:<52} {phase:<8} {slow:>10.2f} {fast:>8.2f} {slow / fast:>5.1f}x", flush=True
+            )
+
+
+if __name__ == "__main__":
+    main()

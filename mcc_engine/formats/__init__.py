@@ -1,0 +1,1 @@
+"""Dataset formats: VOC and COCO export."""
