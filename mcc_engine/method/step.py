@@ -49,22 +49,25 @@ def seg_pseudo_labels(
     """Segmentation pseudo-labels (B, H, W) from the multi-scale CAM (method.md step 9), batched.
 
     Untagged classes get -inf before the softmax, which equals a softmax over background plus the
-    tagged classes only; PAR keeps them at zero, so the argmax never picks them.
+    tagged classes only. Classes no image of the batch carries stay zero through PAR, so they are
+    left out of it, and both thresholds' maps share one PAR pass (PAR is linear per channel).
     """
     height, width = cam.shape[-2:]
     half = (height // 2, width // 2)
+    present = torch.nonzero(labels.any(dim=0))[:, 0]
+    keys = torch.cat([present.new_zeros(1), present + 1])
     img_half = F.interpolate(images255, size=half, mode="bilinear", align_corners=False)
-    cam_half = F.interpolate(cam * labels[:, :, None, None], size=half, mode="bilinear",
-                             align_corners=False)  # fmt: skip
-    allowed = torch.cat([torch.ones_like(labels[:, :1]), labels], dim=1).bool()[:, :, None, None]
-    argmaxes = []
+    cam_half = F.interpolate((cam * labels[:, :, None, None])[:, present], size=half,
+                             mode="bilinear", align_corners=False)  # fmt: skip
+    allowed = torch.cat([torch.ones_like(labels[:, :1]), labels[:, present]], dim=1).bool()
+    maps = []
     for threshold in (cfg.high_threshold, cfg.low_threshold):
         with_bg = torch.cat([torch.full_like(cam_half[:, :1], threshold), cam_half], dim=1)
-        probs = with_bg.masked_fill(~allowed, float("-inf")).softmax(dim=1)
-        refined = par_refine(img_half, probs, dilations=cfg.par_dilations, iters=cfg.par_iters)
-        refined = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
-        argmaxes.append(refined.argmax(dim=1))
-    high, low = argmaxes
+        maps.append(with_bg.masked_fill(~allowed[:, :, None, None], float("-inf")).softmax(dim=1))
+    refined = par_refine(img_half, torch.cat(maps, dim=1), dilations=cfg.par_dilations,
+                         iters=cfg.par_iters)  # fmt: skip
+    refined = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+    high, low = (keys[part.argmax(dim=1)] for part in refined.split(len(keys), dim=1))
     target = high.clone()
     target[high == 0] = IGNORE
     target[(high == 0) & (low == 0)] = 0
