@@ -1,0 +1,112 @@
+"""The project store: create, reconcile, tags, classes, undo across restarts, proposals, locking."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcc_engine.data.demo import write_demo
+from mcc_engine.data.masks import read_mask
+from mcc_engine.project.store import Project, ProjectInUse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def demo(tmp_path):
+    write_demo(tmp_path / "demo", count=6, seed=4)
+    return tmp_path / "demo"
+
+
+def test_create_reopen_and_reconcile(demo):
+    with Project.open(demo) as project:
+        images = project.images()
+        assert len(images) == 6 and all(i.state == "new" for i in images)
+        assert [c.name for c in project.classes()] == ["sun", "leaf", "fish", "boat"]
+        assert project.db_path.exists()
+    (demo / "images" / "scene_0005.jpg").unlink()
+    extra = (demo / "images" / "scene_0004.jpg").read_bytes()
+    (demo / "images" / "new.jpg").write_bytes(extra)
+    with open(demo / "tags.csv", "a") as handle:
+        handle.write("images/new.jpg,sun\n")
+    text = (demo / "tags.csv").read_text().replace("images/scene_0005.jpg", "images/new2.jpg")
+    (demo / "images" / "new2.jpg").write_bytes(extra)
+    (demo / "tags.csv").write_text(text)
+    with Project.open(demo / "mcc_project" / "project.sqlite") as project:
+        assert project.reconcile_report.added == ["images/new.jpg", "images/new2.jpg"]
+        assert project.reconcile_report.removed == ["images/scene_0005.jpg"]
+        assert len(project.images()) == 7
+
+
+def test_masks_undo_and_redo_survive_a_restart(demo):
+    with Project.open(demo) as project:
+        image = project.images()[0]
+        first = np.zeros((image.height, image.width), np.uint8)
+        second = first.copy()
+        second[:5, :5] = 2
+        project.save_mask(image.id, first)
+        project.save_mask(image.id, second)
+        assert project.image(image.id).state == "edited"
+    with Project.open(demo) as project:
+        np.testing.assert_array_equal(project.load_mask(image.id), second)
+        np.testing.assert_array_equal(project.undo(image.id), first)
+        assert project.can_undo(image.id) and project.can_redo(image.id)
+        project.undo(image.id)  # back to "no mask yet"
+        assert project.load_mask(image.id) is None and project.image(image.id).state == "new"
+        assert not project.can_undo(image.id)
+        project.redo(image.id)
+        np.testing.assert_array_equal(read_mask(project.mask_path(project.image(image.id))), first)
+
+
+def test_history_is_bounded(demo, monkeypatch):
+    monkeypatch.setattr("mcc_engine.project.store.HISTORY", 5)
+    with Project.open(demo) as project:
+        image = project.images()[0]
+        for value in range(8):
+            project.save_mask(image.id, np.full((image.height, image.width), value % 5, np.uint8))
+        steps = 0
+        while project.undo(image.id) is not None:
+            steps += 1
+        assert steps == 4
+
+
+def test_proposals_never_overwrite_edits_and_tags_and_classes_are_editable(demo):
+    with Project.open(demo) as project:
+        a, b = project.images()[:2]
+        mask = np.ones((a.height, a.width), np.uint8)
+        project.save_mask(a.id, mask)
+        assert not project.save_proposal(a.id, np.zeros_like(mask), score=0.9)
+        assert project.save_proposal(b.id, np.zeros((b.height, b.width), np.uint8), score=0.7)
+        assert project.image(b.id).state == "proposed"
+        np.testing.assert_array_equal(project.load_mask(a.id), mask)
+        project.set_tags(b.id, [4, 1])
+        kite = project.add_class("kite")
+        project.rename_class(1, "Sun disc")
+        project.set_scores({a.id: 0.1})
+        assert project.image(b.id).labels == (1, 4)
+        assert project.corrected_images() == [a.rel_path]
+        assert [i.id for i in project.images(order="uncertainty")][:2] == [b.id, a.id]
+    with Project.open(demo) as project:
+        assert [c.name for c in project.classes()] == ["Sun disc", "leaf", "fish", "boat", "kite"]
+        assert kite.index == 5
+        assert project.data_folder().samples[1].labels == (1, 4)
+
+
+def test_a_second_process_is_told_the_project_is_in_use(demo):
+    with Project.open(demo):
+        probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+                 "from mcc_engine.project.store import Project, ProjectInUse\n"
+                 f"try:\n    Project.open({str(demo)!r})\nexcept ProjectInUse as e:\n    print(e)\n"
+                 f"with Project.open({str(demo)!r}, readonly=True) as p:\n    print(len(p.images()))\n")  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+        )
+        assert "in use by" in out.stdout and out.stdout.strip().endswith("6"), out.stderr
+    with pytest.raises(ProjectInUse):
+        first = Project.open(demo)
+        try:
+            Project.open(demo)
+        finally:
+            first.close()
