@@ -1,0 +1,111 @@
+"""The model panel: preset, iterations, device, fine-tune with progress and loss curve, propose."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mcc_engine.train.config import PRESETS
+
+
+class LossCurve(QWidget):
+    """A small live plot of the training loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[float] = []
+        self.setMinimumHeight(80)
+
+    def add(self, value: float) -> None:
+        """Append one loss value and repaint."""
+        self.values.append(value)
+        self.update()
+
+    def clear(self) -> None:
+        """Start a new curve."""
+        self.values.clear()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().base())
+        if len(self.values) < 2:
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "loss curve")
+            return
+        low, high = min(self.values), max(self.values)
+        span = (high - low) or 1.0
+        w, h = self.width() - 8, self.height() - 8
+        points = [QPointF(4 + w * i / (len(self.values) - 1), 4 + h * (1 - (v - low) / span))
+                  for i, v in enumerate(self.values)]  # fmt: skip
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(66, 133, 244), 1.5))
+        painter.drawPolyline(points)
+
+
+class ModelPanel(QWidget):
+    """Settings and the two big buttons: Fine-tune and Propose masks."""
+
+    fine_tune = Signal()
+    resume = Signal()
+    cancel = Signal()
+    propose = Signal()
+
+    def __init__(self, device_name: str) -> None:
+        super().__init__()
+        form = QFormLayout()
+        self.preset = QComboBox()
+        self.preset.addItems([p for p in PRESETS if p != "tiny"])
+        self.preset.setCurrentText("demo")
+        self.iters = QSpinBox()
+        self.iters.setRange(1, 100000)
+        self.iters.setValue(PRESETS["demo"]["iters"])
+        self.preset.currentTextChanged.connect(
+            lambda name: self.iters.setValue(PRESETS[name]["iters"])
+        )
+        form.addRow("Preset", self.preset)
+        form.addRow("Iterations", self.iters)
+        form.addRow("Device", QLabel(device_name))
+        self.train_button = QPushButton("Fine-tune")
+        self.train_button.setToolTip("Train on the project's tags and corrected masks")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.propose_button = QPushButton("Propose masks")
+        self.propose_button.setToolTip("Propose masks for every image nobody edited")
+        self.progress = QProgressBar()
+        self.status = QLabel("No model trained yet")
+        self.status.setWordWrap(True)
+        self.curve = LossCurve()
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.resume_button, self.cancel_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.curve)
+        layout.addWidget(self.propose_button)
+        layout.addStretch(1)
+        self.train_button.clicked.connect(self.fine_tune)
+        self.resume_button.clicked.connect(self.resume)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.propose_button.clicked.connect(self.propose)
+
+    def set_busy(self, busy: bool) -> None:
+        """Enable Cancel while work runs, the other buttons otherwise."""
+        for b in (self.train_button, self.resume_button, self.propose_button):
+            b.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)

@@ -1,0 +1,55 @@
+"""Long work off the GUI thread: engine functions in a QThread, their callbacks as signals."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from mcc_engine.errors import InputError
+
+
+class Worker(QObject):
+    """Runs `job(progress=..., should_stop=...)` in its own thread."""
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, job: Callable) -> None:
+        super().__init__()
+        self.job = job
+        self._stop = False
+        self.thread = QThread()
+        self.moveToThread(self.thread)
+        self.thread.started.connect(self._run)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Ask the job to stop at its next check."""
+        self._stop = True
+
+    def should_stop(self) -> bool:
+        """Polled by the job."""
+        return self._stop
+
+    def wait(self) -> None:
+        """Block until the thread has ended (for closing the window and for tests)."""
+        self.thread.quit()
+        self.thread.wait()
+
+    def _run(self) -> None:
+        try:
+            result = self.job(progress=self.progress.emit, should_stop=self.should_stop)
+        except InputError as exc:
+            self.failed.emit(str(exc))
+        except Exception:  # a bug must reach the user as a dialog, not kill the app
+            self.failed.emit("unexpected error:\n" + traceback.format_exc(limit=4))
+        else:
+            self.finished.emit(result)
+        finally:
+            self.thread.quit()
