@@ -35,7 +35,10 @@ def _batch(b: int, size: int, k: int) -> dict[str, torch.Tensor]:
         "image": torch.randn(b, 3, size, size, generator=g),
         "global2": torch.randn(b, 3, size, size, generator=g),
         "local": torch.randn(b, 3, size, size, generator=g),
-        "labels": (torch.rand(b, k, generator=g) > 0.5).float(),
+        # Two tags per image, as in real tag sets (VOC images carry 1.5 classes on average).
+        "labels": torch.zeros(b, k).scatter_(
+            1, torch.randperm(k, generator=g)[: 2 * b].view(b, 2), 1.0
+        ),
         "box": torch.tensor([[0, 0, size, size]] * b),
         "mask": torch.full((b, size, size), 255, dtype=torch.long),
         "has_mask": torch.zeros(b, dtype=torch.bool),
