@@ -158,7 +158,12 @@ class MainWindow(QMainWindow):
         for k in range(1, 10):
             keys[str(k)] = lambda k=k: self.class_list.setCurrentRow(k - 1)
         for key, slot in keys.items():
-            QShortcut(QKeySequence(key), self, activated=slot)
+            QShortcut(
+                QKeySequence(key),
+                self,
+                activated=slot,
+                context=Qt.ShortcutContext.ApplicationShortcut,
+            )
 
     # -- classes, list, images ------------------------------------------------------------------
     def refresh_classes(self) -> None:
@@ -303,6 +308,8 @@ class MainWindow(QMainWindow):
 
     # -- model ------------------------------------------------------------------------------
     def _run(self, job, done) -> None:
+        if self.worker is not None:  # a QThread must end before its object goes away
+            self.worker.wait()
         self.worker = Worker(job)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(done)
