@@ -146,6 +146,13 @@ class Project:
             elif int(version[0]) > SCHEMA_VERSION:
                 raise InputError(self.db_path, "made by a newer MCC Annotate; update the app")
             self._reconcile(fresh)
+            self._remove_partial_writes()
+
+    def _remove_partial_writes(self) -> None:
+        # A process killed mid-write leaves its temporary file; the mask itself is intact.
+        if self.masks_dir.is_dir():
+            for tmp in self.masks_dir.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _take_lock(self) -> None:
         me = f"{socket.gethostname()} pid {os.getpid()}"
