@@ -89,6 +89,7 @@ def _class_map(project: Project, names: dict[int, str], report: ImportReport) ->
 def _store(
     project: Project, image: ImageInfo, mask: np.ndarray, name: str, report: ImportReport
 ) -> None:
+    image = project.image(image.id)  # lists leave sizes unread
     if mask.shape != (image.height, image.width):
         report.size_mismatch.append(name)
         return
@@ -190,8 +191,9 @@ def import_labelme(project: Project, folder: str | Path) -> ImportReport:
         image = matcher.find(str(data.get("imagePath") or path.with_suffix(".jpg").name), report)
         if image is None:
             continue
-        h = int(data.get("imageHeight") or image.height)
-        w = int(data.get("imageWidth") or image.width)
+        size = project.image(image.id)
+        h = int(data.get("imageHeight") or size.height)
+        w = int(data.get("imageWidth") or size.width)
         mask = np.zeros((h, w), np.uint8)
         for shape in data["shapes"]:
             name = str(shape.get("label", ""))

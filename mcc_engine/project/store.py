@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -61,7 +61,10 @@ class ClassInfo:
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """One image's row: where it is, its tags, state and uncertainty score."""
+    """One image's row: where it is, its tags, state and uncertainty score.
+
+    In lists, width and height are 0 until the image is first used: `Project.image(id)` reads them.
+    """
 
     id: int
     rel_path: str
@@ -214,13 +217,13 @@ class Project:
                 if rel in known:
                     self._db.execute("UPDATE images SET present=1 WHERE rel_path=?", (rel,))
                     continue
-                width, height = image_size(self.root / rel)
+                # Sizes are read when an image is first used: opening 10,000 images stays fast.
                 labels = (
                     self._map_labels(folder, on_disk[rel]) if not fresh else on_disk[rel].labels
                 )
                 state = "edited" if (self.masks_dir / mask_rel_path(rel)).is_file() else "new"
-                self._db.execute("INSERT INTO images (rel_path, width, height, labels, state) VALUES (?,?,?,?,?)",
-                                 (rel, width, height, _labels_text(labels), state))  # fmt: skip
+                self._db.execute("INSERT INTO images (rel_path, width, height, labels, state) VALUES (?,0,0,?,?)",
+                                 (rel, _labels_text(labels), state))  # fmt: skip
             for rel in removed:
                 self._db.execute("UPDATE images SET present=0 WHERE rel_path=?", (rel,))
         self.reconcile_report = ReconcileReport([] if fresh else added, removed)
@@ -284,7 +287,12 @@ class Project:
         rows = self._q("SELECT * FROM images WHERE id=?", (image_id,))
         if not rows:
             raise KeyError(image_id)
-        return _row_to_image(rows[0])
+        image = _row_to_image(rows[0])
+        if image.width == 0:
+            width, height = image_size(self.root / image.rel_path)
+            self._q("UPDATE images SET width=?, height=? WHERE id=?", (width, height, image_id))
+            image = replace(image, width=width, height=height)
+        return image
 
     def image_path(self, image: ImageInfo) -> Path:
         """The image file."""

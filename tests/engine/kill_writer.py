@@ -7,7 +7,7 @@ import numpy as np
 from mcc_engine.project.store import Project
 
 project = Project.open(sys.argv[1])
-images = project.images()
+images = [project.image(i.id) for i in project.images()]
 rng = np.random.default_rng(int(sys.argv[2]))
 print("ready", flush=True)
 for i in range(100000):

@@ -42,7 +42,7 @@ def test_voc_and_coco_exports_import_back_exactly(demo, tmp_path):
 
 def test_coco_crowd_rle_and_unknown_categories_are_reported(demo, tmp_path):
     with Project.open(demo) as project:
-        image = project.images()[0]
+        image = project.image(project.images()[0].id)
         h, w = image.height, image.width
         crowd = np.zeros((h, w), np.uint8, order="F")
         crowd[:10, :10] = 1
@@ -79,7 +79,7 @@ def _uncompressed(mask):
 
 def test_labelme_shapes(demo, tmp_path):
     with Project.open(demo) as project:
-        image = project.images()[1]
+        image = project.image(project.images()[1].id)
         shapes = [{"label": "leaf", "shape_type": "polygon", "points": [[5, 5], [30, 5], [30, 30], [5, 30]]},
                   {"label": "boat", "shape_type": "rectangle", "points": [[40, 40], [50, 50]]},
                   {"label": "sun", "shape_type": "circle", "points": [[70, 70], [75, 70]]},

@@ -42,7 +42,7 @@ def test_create_reopen_and_reconcile(demo):
 
 def test_masks_undo_and_redo_survive_a_restart(demo):
     with Project.open(demo) as project:
-        image = project.images()[0]
+        image = project.image(project.images()[0].id)
         first = np.zeros((image.height, image.width), np.uint8)
         second = first.copy()
         second[:5, :5] = 2
@@ -63,7 +63,7 @@ def test_masks_undo_and_redo_survive_a_restart(demo):
 def test_history_is_bounded(demo, monkeypatch):
     monkeypatch.setattr("mcc_engine.project.store.HISTORY", 5)
     with Project.open(demo) as project:
-        image = project.images()[0]
+        image = project.image(project.images()[0].id)
         for value in range(8):
             project.save_mask(image.id, np.full((image.height, image.width), value % 5, np.uint8))
         steps = 0
@@ -74,7 +74,7 @@ def test_history_is_bounded(demo, monkeypatch):
 
 def test_proposals_never_overwrite_edits_and_tags_and_classes_are_editable(demo):
     with Project.open(demo) as project:
-        a, b = project.images()[:2]
+        a, b = (project.image(i.id) for i in project.images()[:2])
         mask = np.ones((a.height, a.width), np.uint8)
         project.save_mask(a.id, mask)
         assert not project.save_proposal(a.id, np.zeros_like(mask), score=0.9)

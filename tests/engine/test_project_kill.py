@@ -30,7 +30,7 @@ def test_kill_the_writer_many_times(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with Project.open(tmp_path / "demo") as project:  # the dead writer's lock is reclaimed
-            for image in project.images():
+            for image in (project.image(i.id) for i in project.images()):
                 path = project.mask_path(image)
                 if path.exists():
                     mask = read_mask(path)
