@@ -28,10 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import CanvasView
+from app.dialogs import ExportDialog
 from app.history import EditHistory
 from app.model_panel import ModelPanel
 from app.workers import Worker
 from mcc_engine.data.images import read_image
+from mcc_engine.errors import InputError
+from mcc_engine.formats.export import export_dataset
+from mcc_engine.formats.imports import import_coco, import_labelme, import_voc
 from mcc_engine.infer import Predictor
 from mcc_engine.project.store import ImageInfo, Project
 from mcc_engine.train.config import TrainConfig
@@ -62,6 +66,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_side()
         self._build_shortcuts()
+        self._build_menu()
         self.statusBar().showMessage("Ready")
         self.canvas.mask_changed.connect(self._save_mask)
         self.canvas.cursor_info.connect(self._show_cursor)
@@ -164,6 +169,54 @@ class MainWindow(QMainWindow):
                 activated=slot,
                 context=Qt.ShortcutContext.ApplicationShortcut,
             )
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        for text, slot in (("Export dataset…", self.export_dialog), ("Import VOC masks…", lambda: self.import_masks("voc")),
+                           ("Import COCO json…", lambda: self.import_masks("coco")),
+                           ("Import labelme folder…", lambda: self.import_masks("labelme"))):  # fmt: skip
+            menu.addAction(text, slot)
+        menu.addSeparator()
+        menu.addAction("Quit", self.close)
+
+    def export_dialog(self) -> None:
+        """Ask for format and split, export in a worker, then show what was written."""
+        dialog = ExportDialog(
+            self, default_out=self.project.root.parent / f"{self.project.root.name}-export"
+        )
+        if not dialog.exec():
+            return
+        settings = dialog.settings()
+        folder, masks = self.project.data_folder(), self.project.masks_dir
+
+        def job(progress, should_stop):
+            return export_dataset(data=folder, masks=masks, progress=lambda i, n: progress((i, n)),
+                                  should_stop=should_stop, **settings)  # fmt: skip
+
+        self._run(job, self._export_done, "Exporting")
+
+    def _export_done(self, summary) -> None:
+        self.model_panel.set_busy(False)
+        QMessageBox.information(self, "Export finished", summary.describe())
+
+    def import_masks(self, kind: str) -> None:
+        """Import corrected masks from VOC, COCO or labelme files into this project."""
+        if kind == "coco":
+            source = QFileDialog.getOpenFileName(self, "COCO json", filter="COCO (*.json)")[0]
+        else:
+            source = QFileDialog.getExistingDirectory(
+                self, "VOC folder" if kind == "voc" else "labelme folder"
+            )
+        if not source:
+            return
+        importer = {"voc": import_voc, "coco": import_coco, "labelme": import_labelme}[kind]
+        try:
+            report = importer(self.project, source)
+        except InputError as exc:
+            QMessageBox.warning(self, "Import", f"{exc}\n\nChoose another file.")
+            return
+        self.refresh_list()
+        QMessageBox.information(self, "Import finished", report.describe())
 
     # -- classes, list, images ------------------------------------------------------------------
     def refresh_classes(self) -> None:
@@ -307,7 +360,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"x {x}  y {y}  {names.get(value, value)}")
 
     # -- model ------------------------------------------------------------------------------
-    def _run(self, job, done) -> None:
+    def _run(self, job, done, label: str = "Working") -> None:
+        self._work_label = label
         if self.worker is not None:  # a QThread must end before its object goes away
             self.worker.wait()
         self.worker = Worker(job)
@@ -346,7 +400,7 @@ class MainWindow(QMainWindow):
             done, total = p
             self.model_panel.progress.setMaximum(total)
             self.model_panel.progress.setValue(done)
-            self.model_panel.status.setText(f"Proposing masks: {done}/{total}")
+            self.model_panel.status.setText(f"{self._work_label}: {done}/{total}")
 
     def _training_done(self, result) -> None:
         self.model_panel.set_busy(False)
@@ -377,7 +431,7 @@ class MainWindow(QMainWindow):
                 progress((n + 1, len(targets)))
             return scores
 
-        self._run(job, self._proposals_done)
+        self._run(job, self._proposals_done, "Proposing masks")
 
     def _proposals_done(self, scores) -> None:
         self.model_panel.set_busy(False)

@@ -159,3 +159,21 @@ def test_smoke_screenshot_exits_0(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.stat().st_size > 10000
+
+
+def test_export_dialog_writes_a_dataset_and_reports_it(make_window, qtbot, monkeypatch, tmp_path):
+    from app.dialogs import ExportDialog
+
+    window = make_window()
+    _drag(window, (10, 10), (40, 10))
+    out = tmp_path / "exported"
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: True)
+    monkeypatch.setattr(ExportDialog, "settings", lambda self: {"fmt": "coco", "val_fraction": 0.0,
+                                                                 "coco_segmentation": "polygon", "out": out})  # fmt: skip
+    shown = []
+    monkeypatch.setattr("app.main_window.QMessageBox.information", lambda *a: shown.append(a[2]))
+    window.export_dialog()
+    with qtbot.waitSignal(window.worker.finished, timeout=60000):
+        pass
+    assert (out / "annotations" / "instances_train.json").is_file()
+    assert shown and shown[0].startswith("exported 1 images as COCO")
