@@ -27,21 +27,44 @@ def normalise_cam(cam: torch.Tensor) -> torch.Tensor:
     return flat.view_as(cam)
 
 
+def is_deterministic(model) -> bool:
+    """True when the encoder has no active dropout or drop-path, so two passes give one result."""
+    if not model.training:
+        return True
+    for m in model.encoder.modules():
+        rate = m.p if isinstance(m, torch.nn.Dropout) else getattr(m, "drop_prob", 0.0)
+        if float(rate) > 0:
+            return False
+    return True
+
+
 @torch.no_grad()
 def multiscale_cams(
-    model, images: torch.Tensor, *, scales: Sequence[float] = (1.0, 0.5, 1.5)
+    model,
+    images: torch.Tensor,
+    *,
+    scales: Sequence[float] = (1.0, 0.5, 1.5),
+    main_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(final CAM, aux CAM), each (B, K, H, W) in [0, 1], from images and their flips.
 
     One encoder pass per scale serves the image, its flip, the final and the aux CAM.
+    `main_tokens` (final, aux tokens of `images` from the training pass, any grad) lets scale 1.0
+    run the flipped images only; callers pass them only when the encoder is deterministic.
     """
     b, _, height, width = images.shape
     total = total_aux = None
     for scale in scales:
         x = _resize_to_patches(images, scale, model.patch_size)
-        enc = model.encode(torch.cat([x, x.flip(-1)], dim=0))
+        if main_tokens is not None and x is images:
+            enc = model.encode(x.flip(-1))
+            token_sets = [torch.cat([known.detach(), new]) for known, new in
+                          zip(main_tokens, (enc.tokens, enc.aux_tokens))]  # fmt: skip
+        else:
+            enc = model.encode(torch.cat([x, x.flip(-1)], dim=0))
+            token_sets = [enc.tokens, enc.aux_tokens]
         cams = []
-        for tokens, aux in ((enc.tokens, False), (enc.aux_tokens, True)):
+        for tokens, aux in zip(token_sets, (False, True)):
             cam = model.cam_from_tokens(tokens, aux=aux).float()
             cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
             cams.append(F.relu(torch.maximum(cam[:b], cam[b:].flip(-1))))

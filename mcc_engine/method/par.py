@@ -54,7 +54,9 @@ def par_refine(
 ) -> torch.Tensor:
     """Refine class maps (B, C, h, w) along the edges of images (B, 3, H, W), any value range.
 
-    The maps are resized to the images' size first; the result has the images' size.
+    The step passes denormalised 0-255 images, as the authors do; since colour differences are
+    divided by the neighbours' std, [0, 1] images give the same result. The maps are resized to
+    the images' size first (bilinear, align_corners=True); the result has the images' size.
     """
     if probs.shape[-2:] != images.shape[-2:]:
         probs = F.interpolate(probs, size=images.shape[-2:], mode="bilinear", align_corners=True)

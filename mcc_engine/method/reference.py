@@ -15,27 +15,31 @@ import torch.nn.functional as F
 from mcc_engine.data.masks import IGNORE
 from mcc_engine.method.cam import normalise_cam
 from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import sample_visible
-from mcc_engine.method.losses import classification_loss, crf_energy_loss, segmentation_loss
+from mcc_engine.method.losses import classification_loss, segmentation_loss
 from mcc_engine.method.par import par_refine
 from mcc_engine.method.step import StepOutput, _combine, denormalise, mask_to_token_labels
 
 
 @torch.no_grad()
-def _cams_one_by_one(model, images: torch.Tensor, scales) -> tuple[torch.Tensor, torch.Tensor]:
-    height, width = images.shape[-2:]
+def _cams_like_the_authors(
+    model, images: torch.Tensor, scales
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The authors' multi_scale_cam2: per scale one pass over image and flip gives both CAMs."""
+    b, _, height, width = images.shape
     p = model.patch_size
-    sums = [0.0, 0.0]
+    final, aux = [], []
     for scale in scales:
         size = (max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p))
-        x = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-        for i, aux in enumerate((False, True)):
-            plain = model.cam(x, aux=aux)
-            flipped = model.cam(x.flip(-1), aux=aux).flip(-1)
-            up = [F.interpolate(c, size=(height, width), mode="bilinear", align_corners=False)
-                  for c in (plain, flipped)]  # fmt: skip
-            sums[i] = sums[i] + F.relu(torch.maximum(up[0], up[1]))
-    return normalise_cam(sums[0]), normalise_cam(sums[1])
+        x = images if scale == 1.0 else F.interpolate(images, size=size, mode="bilinear",
+                                                      align_corners=False)  # fmt: skip
+        enc = model.encode(torch.cat([x, x.flip(-1)], dim=0))
+        for out, tokens, is_aux in ((final, enc.tokens, False), (aux, enc.aux_tokens, True)):
+            cam = model.cam_from_tokens(tokens, aux=is_aux)
+            cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
+            out.append(F.relu(torch.max(cam[:b], cam[b:].flip(-1))))
+    return normalise_cam(torch.stack(final).sum(0)), normalise_cam(torch.stack(aux).sum(0))
 
 
 def _label_from_cam(cam, label_vec, low, high, box, stride):
@@ -119,7 +123,7 @@ def reference_step(
     n = model.num_prefix
     model.update_teacher(cfg.ema_momentum)
 
-    cam, cam_aux = _cams_one_by_one(model, x, cfg.cam_scales)
+    cam, cam_aux = _cams_like_the_authors(model, x, cfg.cam_scales)
     visible = sample_visible(b, n_views=cfg.n_local, grid=(h, w), cell=cfg.mask_cell,
                              hide_probability=cfg.hide_probability, generator=generator,
                              device=x.device)  # fmt: skip

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcc_engine.data.masks import IGNORE
-from mcc_engine.method.cam import box_mask, cam_to_label, multiscale_cams
+from mcc_engine.method.cam import box_mask, cam_to_label, is_deterministic, multiscale_cams
 from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
 from mcc_engine.method.losses import (
     affinity_loss,
     classification_loss,
-    crf_energy_loss,
     mcc_loss,
     segmentation_loss,
 )
@@ -128,7 +128,12 @@ def train_step(
     h, w = height // p, width // p
     model.update_teacher(cfg.ema_momentum)
 
-    cam, cam_aux = multiscale_cams(model, x, scales=cfg.cam_scales)
+    # The training pass runs first: its tokens of x (detached) are the scale-1.0 CAM's unflipped
+    # half, so that pass is not repeated (the same numbers when nothing in the encoder is random).
+    enc = model.encode(torch.cat([x, g2], dim=0))
+    tokens, aux_tokens = enc.tokens[:b], enc.aux_tokens[:b]
+    shared = (tokens, aux_tokens) if is_deterministic(model) else None
+    cam, cam_aux = multiscale_cams(model, x, scales=cfg.cam_scales, main_tokens=shared)
     visible = sample_visible(b, n_views=cfg.n_local, grid=(h, w), cell=cfg.mask_cell,
                              hide_probability=cfg.hide_probability, generator=generator,
                              device=x.device)  # fmt: skip
@@ -137,8 +142,6 @@ def train_step(
     levels = roi_levels(guide, labels, low=cfg.low_threshold, high=cfg.high_threshold)
     flags = view_flags(visible, levels, ratio=cfg.negative_ratio)
 
-    enc = model.encode(torch.cat([x, g2], dim=0))
-    tokens, aux_tokens = enc.tokens[:b], enc.aux_tokens[:b]
     global_cls = torch.stack([enc.cls[:b], enc.cls[b:]], dim=1)
     with torch.no_grad():
         teacher = model.proj_head_t(global_cls.detach())

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from mcc_engine.method.cam import cam_to_label, normalise_cam
-from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
-from mcc_engine.method.losses import affinity_loss, crf_energy_loss, mcc_loss, segmentation_loss
-from mcc_engine.method.par import par_refine
+from mcc_engine.method.crf_energy import crf_energy_loss
+from mcc_engine.method.losses import affinity_loss, mcc_loss, segmentation_loss
 
 
 def test_mcc_loss_by_hand_one_teacher_one_positive_one_negative():
@@ -66,45 +65,6 @@ def test_normalised_cam_spans_zero_to_one():
     cam = normalise_cam(torch.tensor([[[[2.0, 4.0], [6.0, 3.0]]]]))
     assert float(cam.min()) == 0.0
     assert float(cam.max()) == pytest.approx(1.0, abs=1e-4)
-
-
-def test_about_five_percent_of_patches_stay_visible_for_any_grid():
-    g = torch.Generator().manual_seed(0)
-    for grid in ((14, 14), (12, 12), (7, 9)):
-        visible = sample_visible(64, n_views=8, grid=grid, generator=g)
-        assert visible.shape == (64, 8, *grid)
-        assert 0.035 < float(visible.float().mean()) < 0.065
-    # cells of 4 x 4 patches are hidden or shown together
-    v = sample_visible(4, n_views=2, grid=(8, 8), generator=g)
-    cells = v.view(4, 2, 2, 4, 2, 4)
-    assert bool((cells.amin(dim=(3, 5)) == cells.amax(dim=(3, 5))).all())
-
-
-def test_flags_follow_the_roi_of_visible_patches():
-    cam = torch.zeros(1, 2, 2, 2)
-    cam[0, 0, 0, 0] = 0.9  # level 2
-    cam[0, 0, 0, 1] = 0.5  # level 1
-    cam[0, 1, 1, 1] = 0.9  # class 2 is not tagged: level 0
-    levels = roi_levels(cam, torch.tensor([[1.0, 0.0]]), low=0.25, high=0.7)
-    assert levels.tolist() == [[[2.0, 1.0], [0.0, 0.0]]]
-    visible = torch.tensor([[[[True, False], [False, False]], [[False, False], [True, True]],
-                             [[False, True], [True, True]]]])  # fmt: skip
-    # sums 2 > 0.2; 0 <= 0.4; 1 > 0.6
-    assert view_flags(visible, levels, ratio=0.2).tolist() == [[True, False, True]]
-
-
-def test_par_moves_a_noisy_map_toward_image_edges():
-    g = torch.Generator().manual_seed(0)
-    image = torch.zeros(1, 3, 32, 32)
-    image[..., :, 12:] = 255.0  # the edge is at column 12
-    truth = (torch.arange(32) >= 12).float().expand(32, 32)
-    blurred = torch.sigmoid((torch.arange(32).float() - 18) / 4).expand(32, 32)  # edge at 18, soft
-    noisy = (blurred + 0.2 * torch.randn(32, 32, generator=g)).clamp(0, 1)
-    probs = torch.stack([1 - noisy, noisy])[None]
-    refined = par_refine(image, probs)
-    before = float(((probs[0, 1] > 0.5).float() - truth).abs().mean())
-    after = float(((refined[0, 1] > refined[0, 0]).float() - truth).abs().mean())
-    assert after < before / 2
 
 
 def test_crf_energy_prefers_masks_that_follow_colour():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from mcc_engine.method.cam import is_deterministic, multiscale_cams
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.reference import reference_step
 from mcc_engine.method.step import encode_visible_cls, mask_to_token_labels, train_step
@@ -100,3 +101,15 @@ def test_teacher_is_an_exponential_moving_average_of_the_student():
     for t0, s, t1 in zip(before_t, student, model.proj_head_t.parameters()):
         torch.testing.assert_close(t1, 0.9 * t0 + 0.1 * s)
     assert not any(p.requires_grad for p in model.proj_head_t.parameters())
+
+
+def test_scale_one_cam_from_the_training_pass_equals_its_own_pass():
+    model = tiny_model()
+    x = torch.randn(2, 3, 48, 48)
+    assert is_deterministic(model)
+    enc = model.encode(x)
+    shared = multiscale_cams(model, x, main_tokens=(enc.tokens, enc.aux_tokens))
+    for a, b in zip(shared, multiscale_cams(model, x)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    model.encoder.blocks[0].attn.attn_drop.p = 0.1  # random again: the step must not share
+    assert not is_deterministic(model)
