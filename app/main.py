@@ -50,7 +50,7 @@ def _parse(argv):
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns its exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+    from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.main_window import MainWindow, choose_start
@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
             window.grab().save(str(args.screenshot))
         window.close()
         return 0
-    QTimer.singleShot(0, lambda: None)
     return app.exec()
 
 

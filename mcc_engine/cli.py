@@ -114,11 +114,12 @@ def _cmd_train(args) -> int:
             file=sys.stderr,
         )
         return 130
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(
-        f"{'' if not sys.stderr.isatty() else chr(10)}trained {result.step} steps; checkpoint {result.last_checkpoint}"
-    )
+    state = "stopped" if result.cancelled else "trained"
+    print(f"{state} {result.step} steps; checkpoint {result.last_checkpoint}")
     return 0
 
 

@@ -123,12 +123,14 @@ def test_fine_tune_keeps_the_window_responsive_then_propose(make_window, qtbot):
     with qtbot.waitSignal(window.worker.finished, timeout=120000):
         pass
     timer.stop()
+    # The worker's finished signal reaches the window through the event loop: wait for its slot.
+    qtbot.waitUntil(lambda: "Trained at step 6" in window.model_panel.status.text(), timeout=10000)
     assert len(ticks) > 3  # the event loop kept running while training
     assert window.project.latest_checkpoint() is not None
-    assert "Trained at step 6" in window.model_panel.status.text()
     window.start_proposals()
     with qtbot.waitSignal(window.worker.finished, timeout=120000):
         pass
+    qtbot.waitUntil(lambda: "Proposed masks" in window.model_panel.status.text(), timeout=10000)
     states = {i.id: i.state for i in window.project.images()}
     assert states[edited] == "edited"
     assert sum(s == "proposed" for s in states.values()) == len(states) - 1
@@ -144,7 +146,7 @@ def test_cancel_keeps_a_checkpoint(make_window, qtbot):
         pass
     with qtbot.waitSignal(window.worker.finished, timeout=60000):
         window.cancel_work()
-    assert "Stopped" in window.model_panel.status.text()
+    qtbot.waitUntil(lambda: "Stopped" in window.model_panel.status.text(), timeout=10000)
     assert window.project.latest_checkpoint().is_file()
 
 
@@ -175,5 +177,6 @@ def test_export_dialog_writes_a_dataset_and_reports_it(make_window, qtbot, monke
     window.export_dialog()
     with qtbot.waitSignal(window.worker.finished, timeout=60000):
         pass
+    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
     assert (out / "annotations" / "instances_train.json").is_file()
-    assert shown and shown[0].startswith("exported 1 images as COCO")
+    assert shown[0].startswith("exported 1 images as COCO")
