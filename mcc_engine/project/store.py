@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 
+from mcc_engine.atomic import atomic_path, atomic_write_bytes
 from mcc_engine.data.folder import PROJECT_FOLDER, DataFolder, Sample, load_data_folder
 from mcc_engine.data.images import image_size
 from mcc_engine.data.masks import (
@@ -27,7 +30,7 @@ from mcc_engine.data.masks import (
 )
 from mcc_engine.errors import InputError
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 HISTORY: Final = 100  # mask revisions kept per image
 STATES: Final = ("new", "proposed", "edited", "reviewed")
 
@@ -38,12 +41,30 @@ CREATE TABLE IF NOT EXISTS classes (idx INTEGER PRIMARY KEY, name TEXT NOT NULL 
 CREATE TABLE IF NOT EXISTS images (id INTEGER PRIMARY KEY, rel_path TEXT NOT NULL UNIQUE,
     width INTEGER NOT NULL, height INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'new', score REAL, updated_at REAL, updated_by TEXT,
-    rev_pos INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 1);
+    rev_pos INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 1, content_hash TEXT,
+    file_size INTEGER);
 CREATE TABLE IF NOT EXISTS revisions (image_id INTEGER NOT NULL, seq INTEGER NOT NULL, png BLOB,
     state TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (image_id, seq));
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, run_dir TEXT NOT NULL, checkpoint TEXT NOT NULL,
     kind TEXT NOT NULL, settings TEXT NOT NULL, created_at REAL NOT NULL);
 """
+
+# Each entry upgrades a project from version k to k + 1; run in order, inside one transaction.
+_MIGRATIONS: Final = {
+    1: (
+        "ALTER TABLE images ADD COLUMN content_hash TEXT",
+        "ALTER TABLE images ADD COLUMN file_size INTEGER",
+    ),
+}
+
+
+def content_hash(path: Path) -> str:
+    """A BLAKE2b digest of the file's bytes: an image keeps its work when it is moved or renamed."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ProjectInUse(InputError):
@@ -79,10 +100,11 @@ class ImageInfo:
 
 @dataclass
 class ReconcileReport:
-    """Images found on disk since the last open, and images that went missing."""
+    """Images found on disk since the last open, images that went missing, and moved images."""
 
     added: list[str]
     removed: list[str]
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path)
 
 
 def _labels_text(labels: Iterable[int]) -> str:
@@ -109,6 +131,7 @@ class Project:
         self._lock_path = self.project_dir / "project.lock"
         self._mutex = threading.RLock()  # one connection shared by GUI and worker threads
         self._db: sqlite3.Connection | None = None
+        self._locked = False
         self.reconcile_report = ReconcileReport([], [])
 
     @classmethod
@@ -121,7 +144,11 @@ class Project:
         if not root.is_dir():
             raise InputError(path, "neither a data folder nor a project file")
         project = cls(root, readonly=readonly, author=author)
-        project._connect()
+        try:
+            project._connect()
+        except BaseException:
+            project.close()  # release the lock of a project that could not be opened
+            raise
         return project
 
     @property
@@ -140,16 +167,37 @@ class Project:
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         if not self.readonly:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError as exc:
+                raise InputError(self.db_path, f"not a readable project file ({exc})") from None
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if version is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(version[0]) > SCHEMA_VERSION:
-                raise InputError(self.db_path, "made by a newer MCC Annotate; update the app")
+            self._migrate()
             self._reconcile(fresh)
             self._remove_partial_writes()
+
+    def _migrate(self) -> None:
+        try:
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(self.db_path, f"not a readable project file ({exc})") from None
+        if row is None:  # new, or cut off while being created: tell its version by its columns
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(images)")}
+            version = SCHEMA_VERSION if "content_hash" in columns else 1
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(version),))
+        else:
+            version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise InputError(self.db_path, "made by a newer MCC Annotate; update the app")
+        if version == SCHEMA_VERSION:
+            return
+        with self._mutex, self._db:
+            self._db.execute("BEGIN")
+            for step in range(version, SCHEMA_VERSION):
+                for sql in _MIGRATIONS[step]:
+                    self._db.execute(sql)
+            self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     def _remove_partial_writes(self) -> None:
         # A process killed mid-write leaves its temporary file; the mask itself is intact.
@@ -177,6 +225,7 @@ class Project:
                 ) from None
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(f"{me} since {time.strftime('%Y-%m-%d %H:%M')}\n")
+            self._locked = True
             return
 
     def close(self) -> None:
@@ -184,8 +233,9 @@ class Project:
         if self._db is not None:
             self._db.close()
             self._db = None
-            if not self.readonly:
-                self._lock_path.unlink(missing_ok=True)
+        if self._locked:
+            self._lock_path.unlink(missing_ok=True)
+            self._locked = False
 
     def __enter__(self) -> Project:
         return self
@@ -226,7 +276,56 @@ class Project:
                                  (rel, _labels_text(labels), state))  # fmt: skip
             for rel in removed:
                 self._db.execute("UPDATE images SET present=0 WHERE rel_path=?", (rel,))
-        self.reconcile_report = ReconcileReport([] if fresh else added, removed)
+            moved = [] if fresh else self._follow_moves(added, removed, known)
+        gone = {old for old, _ in moved}
+        arrived = {new for _, new in moved}
+        self.reconcile_report = ReconcileReport(
+            [] if fresh else [r for r in added if r not in arrived],
+            [r for r in removed if r not in gone],
+            moved,
+        )
+
+    def _follow_moves(self, added, removed, known) -> list[tuple[str, str]]:
+        """Give a moved or renamed image its old row (tags, state, masks, history) back.
+
+        A missing image and a new one are the same picture when their bytes are; only images whose
+        hash was taken (every image ever opened or annotated) can be followed, and the file size
+        rules out most candidates before any hashing.
+        """
+        if not removed or not added:
+            return []
+        rows = self._db.execute(
+            f"SELECT id, rel_path, content_hash, file_size FROM images WHERE content_hash IS NOT "
+            f"NULL AND rel_path IN ({','.join('?' * len(removed))})", tuple(removed),
+        ).fetchall()  # fmt: skip
+        by_size: dict[int, dict[str, sqlite3.Row]] = {}
+        for row in rows:
+            by_size.setdefault(row["file_size"], {})[row["content_hash"]] = row
+        moved = []
+        for rel in added:
+            if rel in known or not by_size:
+                continue
+            path = self.root / rel
+            try:
+                candidates = by_size.get(path.stat().st_size)
+                row = candidates and candidates.get(content_hash(path))
+            except OSError:
+                continue
+            if not row:
+                continue
+            del by_size[row["file_size"]][row["content_hash"]]
+            for folder in (self.masks_dir, self.confidence_dir):
+                old_file, new_file = (
+                    folder / mask_rel_path(row["rel_path"]),
+                    folder / mask_rel_path(rel),
+                )
+                if old_file.is_file() and not new_file.exists():
+                    new_file.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(old_file, new_file)
+            self._db.execute("DELETE FROM images WHERE rel_path=?", (rel,))
+            self._db.execute("UPDATE images SET rel_path=?, present=1 WHERE id=?", (rel, row["id"]))
+            moved.append((row["rel_path"], rel))
+        return moved
 
     def _map_labels(self, folder: DataFolder, sample: Sample) -> tuple[int, ...]:
         index = {c.name.casefold(): c.index for c in self.classes()}
@@ -288,10 +387,17 @@ class Project:
         if not rows:
             raise KeyError(image_id)
         image = _row_to_image(rows[0])
-        if image.width == 0:
-            width, height = image_size(self.root / image.rel_path)
-            self._q("UPDATE images SET width=?, height=? WHERE id=?", (width, height, image_id))
+        if image.width == 0 or (not self.readonly and rows[0]["content_hash"] is None):
+            path = self.root / image.rel_path
+            width, height = image_size(path)
             image = replace(image, width=width, height=height)
+            if not self.readonly:
+                try:
+                    digest, size = content_hash(path), path.stat().st_size
+                except OSError as exc:
+                    raise InputError(path, f"cannot read the image ({exc.strerror})") from None
+                self._q("UPDATE images SET width=?, height=?, content_hash=?, file_size=? WHERE id=?",
+                        (width, height, digest, size, image_id))  # fmt: skip
         return image
 
     def image_path(self, image: ImageInfo) -> Path:
@@ -345,19 +451,33 @@ class Project:
                         (image_id, None if before is None else encode_mask(before), image.state, time.time()))  # fmt: skip
             pos = self._q("SELECT rev_pos FROM images WHERE id=?", (image_id,))[0][0]
             seq = pos + 1
-            write_mask(self.mask_path(image), mask)
-            with self._db:
-                self._db.execute(
-                    "DELETE FROM revisions WHERE image_id=? AND seq>=?", (image_id, seq)
-                )
-                self._db.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?)",
-                                 (image_id, seq, encode_mask(mask), state, time.time()))  # fmt: skip
-                self._db.execute(
-                    "DELETE FROM revisions WHERE image_id=? AND seq<=?", (image_id, seq - HISTORY)
-                )
-                self._db.execute("UPDATE images SET rev_pos=?, state=?, updated_at=?, updated_by=? WHERE id=?",
-                                 (seq, state, time.time(), self.author, image_id))  # fmt: skip
+            png = encode_mask(mask)
+            # The new file is renamed into place only once the revision is committed: a full disk
+            # or a kill at any moment leaves the previous mask, and the database agreeing with it.
+            with self._saving(self.mask_path(image)), atomic_path(self.mask_path(image)) as tmp:
+                tmp.write_bytes(png)
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.execute(
+                        "DELETE FROM revisions WHERE image_id=? AND seq>=?", (image_id, seq)
+                    )
+                    self._db.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?)",
+                                     (image_id, seq, png, state, time.time()))  # fmt: skip
+                    self._db.execute("DELETE FROM revisions WHERE image_id=? AND seq<=?",
+                                     (image_id, seq - HISTORY))  # fmt: skip
+                    self._db.execute("UPDATE images SET rev_pos=?, state=?, updated_at=?, updated_by=? WHERE id=?",
+                                     (seq, state, time.time(), self.author, image_id))  # fmt: skip
             return seq
+
+    @contextlib.contextmanager
+    def _saving(self, path: Path) -> Iterator[None]:
+        """Turn a full or read-only disk into one clear error naming the mask."""
+        try:
+            yield
+        except (OSError, sqlite3.OperationalError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(path, f"not saved, disk full or not writable ({reason}); "
+                                   "the previous version is kept") from None  # fmt: skip
 
     def _step(self, image_id: int, delta: int) -> np.ndarray | None:
         with self._mutex:
@@ -373,8 +493,6 @@ class Project:
                 path.unlink(missing_ok=True)
                 mask = None
             else:
-                from mcc_engine.atomic import atomic_write_bytes
-
                 atomic_write_bytes(path, rows[0]["png"])
                 mask = read_mask(path)
             self._touch(image_id, rev_pos=pos + delta, state=rows[0]["state"])
@@ -408,8 +526,10 @@ class Project:
         """Store a model proposal unless a person edited or reviewed the image; returns whether it did."""
         if self.image(image_id).state in ("edited", "reviewed"):
             return False
-        write_mask(self.mask_path(self.image(image_id)), mask)
-        self._q("UPDATE images SET state='proposed', score=? WHERE id=?", (score, image_id))
+        path = self.mask_path(self.image(image_id))
+        with self._saving(path):
+            write_mask(path, mask)
+            self._q("UPDATE images SET state='proposed', score=? WHERE id=?", (score, image_id))
         return True
 
     def corrected_images(self) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from mcc_engine.data.demo import write_demo
 from mcc_engine.data.masks import read_mask
+from mcc_engine.errors import InputError
 from mcc_engine.project.store import Project, ProjectInUse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +111,75 @@ def test_a_second_process_is_told_the_project_is_in_use(demo):
             Project.open(demo)
         finally:
             first.close()
+
+
+def test_a_moved_or_renamed_image_keeps_its_mask_tags_and_history(demo):
+    with Project.open(demo) as project:
+        image = project.image(project.images()[0].id)
+        mask = np.zeros((image.height, image.width), np.uint8)
+        mask[:4, :4] = 3
+        project.save_mask(image.id, mask)
+        project.save_mask(image.id, mask * 0 + 1)
+        project.set_tags(image.id, [3])
+    old = demo / image.rel_path
+    (demo / "images" / "moved here").mkdir()
+    new_rel = "images/moved here/renamed.jpg"
+    old.rename(demo / new_rel)
+    text = (demo / "tags.csv").read_text().replace(image.rel_path, new_rel)
+    (demo / "tags.csv").write_text(text)
+    with Project.open(demo) as project:
+        report = project.reconcile_report
+        assert report.moved == [(image.rel_path, new_rel)]
+        assert report.added == [] and report.removed == []
+        moved = next(i for i in project.images() if i.rel_path == new_rel)
+        assert moved.id == image.id and moved.state == "edited" and moved.labels == (3,)
+        assert project.load_mask(moved.id).max() == 1
+        np.testing.assert_array_equal(project.undo(moved.id), mask)
+        assert not (project.masks_dir / image.rel_path.replace(".jpg", ".png")).exists()
+
+
+def test_a_version_1_project_is_migrated(demo):
+    import sqlite3
+
+    project_dir = demo / "mcc_project"
+    project_dir.mkdir()
+    db = sqlite3.connect(project_dir / "project.sqlite")
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE classes (idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " color TEXT NOT NULL);"
+        "INSERT INTO classes VALUES (1, 'sun', '128,0,0');"
+        "CREATE TABLE images (id INTEGER PRIMARY KEY, rel_path TEXT NOT NULL UNIQUE,"
+        " width INTEGER NOT NULL, height INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '',"
+        " state TEXT NOT NULL DEFAULT 'new', score REAL, updated_at REAL, updated_by TEXT,"
+        " rev_pos INTEGER NOT NULL DEFAULT 0, present INTEGER NOT NULL DEFAULT 1);"
+        "INSERT INTO images (rel_path, width, height, labels, state)"
+        " VALUES ('images/scene_0000.jpg', 0, 0, '1', 'reviewed');"
+    )
+    db.commit()
+    db.close()
+    with Project.open(demo) as project:
+        first = project.image(project.images()[0].id)
+        assert first.state == "reviewed" and first.width > 0
+        row = project._q("SELECT content_hash, file_size FROM images WHERE id=?", (first.id,))[0]
+        assert len(row["content_hash"]) == 32 and row["file_size"] > 0
+        assert project._q("SELECT value FROM meta WHERE key='schema'")[0][0] == "2"
+        assert len(project.reconcile_report.added) == 5
+
+
+def test_a_newer_or_broken_project_file_is_refused(demo):
+    Project.open(demo).close()
+    import sqlite3
+
+    db = sqlite3.connect(demo / "mcc_project" / "project.sqlite")
+    db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(InputError, match="newer MCC Annotate"):
+        Project.open(demo)
+    (demo / "mcc_project" / "project.sqlite").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (demo / "mcc_project" / f"project.sqlite{suffix}").unlink(missing_ok=True)
+    with pytest.raises(InputError, match=r"project\.sqlite: not a readable project file"):
+        Project.open(demo)
