@@ -58,6 +58,22 @@ def test_bundle_runs_in_a_bare_environment(tmp_path):
     _assert_screenshot(shot)
 
 
+def test_bundle_trains_on_the_cpu(tmp_path):
+    """torch, timm and torchvision's operators work frozen: a tiny run through the bundled CLI."""
+    exe = _fresh_bundle()
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    bare = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), str(exe), "mcc"]
+    data, run = tmp_path / "demo", tmp_path / "run"
+    made = subprocess.run([*bare, "demo", "--out", str(data), "--count", "8"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    trained = subprocess.run([*bare, "train", "--data", str(data), "--out", str(run), "--preset",
+                              "tiny", "--iters", "2", "--device", "cpu"],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (run / "last.pt").is_file()
+
+
 def test_wheel_and_sdist_install_and_run(tmp_path):
     out = tmp_path / "dist"
     # --no-isolation: build with this environment's setuptools instead of downloading one.
