@@ -30,12 +30,19 @@ bench: $(STAMP)
 	$(PY) bench/export.py
 	$(PY) bench/canvas.py
 
-package: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,package]'
-	bash packaging/build.sh
+PACKAGE_STAMP := $(VENV)/.installed-package
 
-test-package: package
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow
+$(PACKAGE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,package]'
+	touch $(PACKAGE_STAMP)
+
+# dist/mcc-annotate/mcc-annotate; MCC_CPU_ONLY=1 leaves a CUDA torch's GPU-only libraries out.
+package: $(PACKAGE_STAMP)
+	PYTHON=$(PY) bash packaging/build.sh
+
+# Builds the bundle unless dist/ is newer than the sources, runs it bare, checks the wheel.
+test-package: $(PACKAGE_STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow tests/test_packaging.py
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

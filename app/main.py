@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mcc_engine.errors import InputError
+from mcc_engine.resources import resource_path
 
 
 def user_data_dir() -> Path:
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start the app; returns its exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.main_window import MainWindow, choose_start
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setOrganizationName("MCC Annotate")
     QCoreApplication.setApplicationName("MCC Annotate")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(QIcon(str(resource_path("icons/mcc-annotate.png"))))
     target: Path | str | None = args.path
     if args.demo or args.smoke:
         target = "demo"

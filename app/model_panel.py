@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.weights_dialog import ensure_backbone_weights
 from mcc_engine.train.config import PRESETS
 
 
@@ -99,10 +100,14 @@ class ModelPanel(QWidget):
         layout.addWidget(self.curve)
         layout.addWidget(self.propose_button)
         layout.addStretch(1)
-        self.train_button.clicked.connect(self.fine_tune)
+        self.train_button.clicked.connect(self._fine_tune_clicked)
         self.resume_button.clicked.connect(self.resume)
         self.cancel_button.clicked.connect(self.cancel)
         self.propose_button.clicked.connect(self.propose)
+
+    def _fine_tune_clicked(self) -> None:
+        if ensure_backbone_weights(self, self.preset):  # ImageNet weights missing: ask how to go on
+            self.fine_tune.emit()
 
     def set_busy(self, busy: bool) -> None:
         """Enable Cancel while work runs, the other buttons otherwise."""

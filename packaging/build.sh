@@ -1,13 +1,38 @@
 #!/usr/bin/env bash
-# Build the one-folder executable: dist/mcc-annotate/mcc-annotate (.exe on Windows, .app on macOS).
-# Uses whatever torch is installed in the active environment: a CPU-only torch gives a small build.
+# Build the one-folder executable dist/mcc-annotate/mcc-annotate (.exe on Windows; on macOS also
+# dist/mcc-annotate.app) with the torch installed in the environment. Prints time and sizes.
+#   PYTHON=path/to/python   the interpreter whose packages go into the bundle (default .venv)
+#   MCC_CPU_ONLY=1          with a CUDA torch: leave out the GPU-only NVIDIA libraries, hide GPUs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
+
+flavour=$("$PY" - <<'EOF'
+import importlib.util
+
+import torch
+
+nvidia = importlib.util.find_spec("nvidia") is not None
+if torch.version.cuda is None:
+    print(f"CPU-only torch {torch.__version__}: no CUDA libraries to bundle")
+else:
+    print(f"CUDA torch {torch.__version__} (CUDA {torch.version.cuda}), NVIDIA packages: {nvidia}")
+EOF
+)
+echo "mcc-annotate build: $flavour"
+if [ "${MCC_CPU_ONLY:-0}" = "1" ]; then
+    echo "MCC_CPU_ONLY=1: GPU-only NVIDIA libraries left out, the bundle runs on the CPU"
+fi
+
 start=$(date +%s)
-"$PY" -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \
-    packaging/mcc-annotate.spec
+# nice: PyInstaller's analysis of torch takes minutes of CPU; leave the machine usable meanwhile.
+nice -n 10 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+    --distpath dist --workpath build/pyinstaller packaging/mcc-annotate.spec
 end=$(date +%s)
-size=$(du -sh dist/mcc-annotate | cut -f1)
-echo "built dist/mcc-annotate in $((end - start)) s, size $size"
+
+bundle=dist/mcc-annotate
+echo "built $bundle in $((end - start)) s"
+echo "size: $(du -sh "$bundle" | cut -f1) in total; largest parts:"
+du -s "$bundle"/_internal/* "$bundle"/_internal/*/lib 2>/dev/null | sort -rn | head -12 |
+    awk '{printf "  %6.0f MB  %s\n", $1 / 1024, $2}'
