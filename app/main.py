@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from mcc_engine.errors import InputError
-
 
 def user_data_dir() -> Path:
     """Where the app keeps its demo and log (MCC_ANNOTATE_HOME overrides, e.g. for tests)."""
@@ -50,49 +48,56 @@ def _parse(argv):
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns its exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QCoreApplication, QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow, choose_start
-    from mcc_engine.project.store import Project
+    from app import settings
+    from app.errors import install_excepthook, setup_logging
+    from app.launcher import Launcher
+    from app.theme import theme
 
     QCoreApplication.setOrganizationName("MCC Annotate")
     QCoreApplication.setApplicationName("MCC Annotate")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    target: Path | str | None = args.path
-    if args.demo or args.smoke:
-        target = "demo"
-    if target is None:
-        recent = QSettings().value("recent_project")
-        target = recent if recent and Path(recent).is_dir() else choose_start()
-    if target is None:
-        return 0
-    try:
-        root = ensure_demo() if target == "demo" else Path(target)
-        project = Project.open(root)
-    except InputError as exc:
-        if args.smoke:
-            print(f"mcc-annotate: {exc}", file=sys.stderr)
-            return 2
-        QMessageBox.critical(
-            None, "MCC Annotate", f"{exc}\n\nChoose another folder, or try the demo."
-        )
-        return 2
-    window = MainWindow(project)
-    window.resize(1366, 768)
-    window.show()
+    setup_logging()
+    install_excepthook()
+    theme(app).apply(settings.theme())
+    launcher = Launcher(quiet=args.smoke)
     if args.smoke:
-        for row in range(window.image_list.count()):  # show an image that has a mask
-            window.image_list.setCurrentRow(row)
-            if window.current is not None and window.current.state != "new":
-                break
-        app.processEvents()
-        if args.screenshot:
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.screenshot))
-        window.close()
-        return 0
+        return _smoke(app, launcher, args.screenshot)
+    target = "demo" if args.demo else args.path
+    if target is None:
+        recent = settings.recent_projects()
+        target = recent[0] if recent else None
+    if target is None or launcher.open(target) is None:
+        launcher.show_start()
     return app.exec()
+
+
+def _smoke(app, launcher, screenshot: Path | None) -> int:
+    """Open the demo, show an image with a mask and its thumbnails, save a PNG, exit."""
+    import time
+
+    from PySide6.QtCore import QThread
+
+    window = launcher.open("demo")
+    if window is None:
+        return 2
+    for row in range(window.image_list.count()):  # show an image that has a mask
+        window.image_list.set_current_row(row)
+        if window.current is not None and window.current.state != "new":
+            break
+    deadline = time.monotonic() + 20
+    app.processEvents()
+    while window.thumbnails.busy() and time.monotonic() < deadline:
+        app.processEvents()
+        QThread.msleep(10)  # smoke mode only: let the thumbnail threads finish the visible rows
+    app.processEvents()
+    if screenshot:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(screenshot))
+    window.close()
+    return 0
 
 
 if __name__ == "__main__":

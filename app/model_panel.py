@@ -76,7 +76,8 @@ class ModelPanel(QWidget):
         )
         form.addRow("Preset", self.preset)
         form.addRow("Iterations", self.iters)
-        form.addRow("Device", QLabel(device_name))
+        self.device = QLabel(device_name)
+        form.addRow("Device", self.device)
         self.train_button = QPushButton("Fine-tune")
         self.train_button.setToolTip("Train on the project's tags and corrected masks")
         self.resume_button = QPushButton("Resume")
@@ -103,6 +104,10 @@ class ModelPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.cancel_button.clicked.connect(self.cancel)
         self.propose_button.clicked.connect(self.propose)
+
+    def set_device(self, name: str) -> None:
+        """Show the device training will use (the CUDA GPU's name, or CPU)."""
+        self.device.setText(name)
 
     def set_busy(self, busy: bool) -> None:
         """Enable Cancel while work runs, the other buttons otherwise."""
