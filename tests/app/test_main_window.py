@@ -134,6 +134,10 @@ def test_fine_tune_keeps_the_window_responsive_then_propose(make_window, qtbot):
     states = {i.id: i.state for i in window.project.images()}
     assert states[edited] == "edited"
     assert sum(s == "proposed" for s in states.values()) == len(states) - 1
+    proposed = next(i for i, s in states.items() if s == "proposed")
+    confidence = window.project.heat_map(proposed, "confidence")
+    assert confidence is not None and confidence.shape == window.project.load_mask(proposed).shape
+    assert window.project.heat_map(edited, "cam") is None  # edited images keep no proposal
 
 
 def test_cancel_keeps_a_checkpoint(make_window, qtbot):
