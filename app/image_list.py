@@ -89,7 +89,12 @@ class ImageDelegate(QStyledItemDelegate):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.icons = {s: qta.icon(i, color=c) for s, (i, c) in STATE_ICONS.items()}
+        # Drawn once: painting a font icon on every row costs milliseconds each.
+        ratio = parent.devicePixelRatioF() if parent is not None else 1.0
+        self.icons = {}
+        for state, (name, color) in STATE_ICONS.items():
+            pixmap = qta.icon(name, color=color).pixmap(QSize(16, 16), ratio)
+            self.icons[state] = pixmap
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(200, ROW)
@@ -121,7 +126,7 @@ class ImageDelegate(QStyledItemDelegate):
         painter.drawText(name, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          metrics.elidedText(image.rel_path, Qt.TextElideMode.ElideMiddle, name.width()))  # fmt: skip
         line = QRect(left, r.y() + r.height() // 2, r.right() - left - 4, r.height() // 2 - 6)
-        self.icons[image.state].paint(painter, QRect(line.x(), line.y() + 1, 16, 16))
+        painter.drawPixmap(QRect(line.x(), line.y() + 1, 16, 16), self.icons[image.state])
         detail = image.state if image.score is None else f"{image.state} · {image.score:.2f}"
         muted = QColor(text_color)
         muted.setAlpha(170)
@@ -210,6 +215,14 @@ class ImageListPanel(QWidget):
         """The selected image's id."""
         index = self.view.currentIndex()
         return index.data(IMAGE_ID) if index.isValid() else None
+
+    def thumbnails_shown(self) -> bool:
+        """Whether every row in view has its thumbnail (asks for the missing ones)."""
+        view = self.view.viewport().rect()
+        first, last = self.view.indexAt(view.topLeft()), self.view.indexAt(view.bottomLeft())
+        stop = last.row() if last.isValid() else self.count() - 1
+        rows = range(first.row(), stop + 1) if first.isValid() else range(0)
+        return all([self.model.thumbnails.settled(self.model.rows[r].rel_path) for r in rows])
 
     def _current_changed(self, current: QModelIndex, _previous) -> None:
         if current.isValid():

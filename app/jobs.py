@@ -26,9 +26,11 @@ class Jobs(QObject):
     failed = Signal(str)
     no_work = Signal(str, str)  # title, what to do first
 
-    def __init__(self, project: Project, panel: ModelPanel, parent: QObject | None = None) -> None:
+    def __init__(self, project: Project, panel: ModelPanel, parent: QObject | None = None, *,
+                 before: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         super().__init__(parent)
         self.project, self.panel = project, panel
+        self.before = before  # called before work reads the project (pending mask saves land)
         self.worker: Worker | None = None
         self._label = "Working"
         panel.fine_tune.connect(lambda: self.start_training(resume=False))
@@ -49,6 +51,7 @@ class Jobs(QObject):
 
     def start_training(self, *, resume: bool) -> None:
         """Fine-tune on the project's tags and corrections in a worker thread."""
+        self.before()
         project = self.project
         runs = sorted(project.runs_dir.glob("run-*")) if project.runs_dir.exists() else []
         if resume and not (runs and (runs[-1] / "last.pt").exists()):
@@ -93,6 +96,7 @@ class Jobs(QObject):
 
     def start_proposals(self) -> None:
         """Propose masks (with confidence and CAM maps) for every image nobody edited or reviewed."""
+        self.before()
         checkpoint = self.project.latest_checkpoint()
         if checkpoint is None:
             self.no_work.emit("Propose masks", "Fine-tune a model first.")
@@ -125,6 +129,7 @@ class Jobs(QObject):
 
     def export(self, settings: dict) -> None:
         """Export the dataset (VOC or COCO) in the background."""
+        self.before()
         folder, masks = self.project.data_folder(), self.project.masks_dir
 
         def job(progress, should_stop):

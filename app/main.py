@@ -42,12 +42,18 @@ def _parse(argv):
     parser.add_argument("--demo", action="store_true", help="open the demo project")
     parser.add_argument("--smoke", action="store_true", help="open, screenshot, exit (checks)")
     parser.add_argument("--screenshot", type=Path, help="with --smoke: where to save the PNG")
+    parser.add_argument("--device-probe", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns its exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.device_probe:  # the window asks this in a separate process (see device_probe.py)
+        from app.device_probe import device_name
+
+        print(device_name())
+        return 0
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
@@ -89,7 +95,7 @@ def _smoke(app, launcher, screenshot: Path | None) -> int:
             break
     deadline = time.monotonic() + 20
     app.processEvents()
-    while window.thumbnails.busy() and time.monotonic() < deadline:
+    while not window.image_list.thumbnails_shown() and time.monotonic() < deadline:
         app.processEvents()
         QThread.msleep(10)  # smoke mode only: let the thumbnail threads finish the visible rows
     app.processEvents()

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from app import settings
 from app.canvas import CanvasView
+from app.device_probe import DeviceProbe
 from app.dialogs import ExportDialog
 from app.errors import log, show_error
 from app.history import EditHistory
 from app.image_list import ImageListPanel
 from app.jobs import Jobs
 from app.model_panel import ModelPanel
+from app.saver import MaskSaver
 from app.tags_panel import ClassPanel, TagsPanel
 from app.thumbnails import Thumbnails
 from app.toolbar import HEAT_KINDS, build_menus, build_shortcuts, build_toolbar
-from app.workers import Worker
 from mcc_engine.data.images import read_image
 from mcc_engine.errors import InputError
 from mcc_engine.formats.imports import import_coco, import_labelme, import_voc
@@ -46,7 +45,8 @@ class MainWindow(QMainWindow):
         self.class_panel = ClassPanel(project)
         self.tag_list = TagsPanel()
         self.model_panel = ModelPanel("detecting…")
-        self.jobs = Jobs(project, self.model_panel, self)
+        self.saver = MaskSaver(project, self)
+        self.jobs = Jobs(project, self.model_panel, self, before=self.saver.flush)
         for title, widget, name, area in (
             ("Images", self.image_list, "images", Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Classes", self.class_panel, "classes", Qt.DockWidgetArea.RightDockWidgetArea),
@@ -67,13 +67,14 @@ class MainWindow(QMainWindow):
         self.refresh_classes()
         self.image_list.refresh()
         self.image_list.set_current_row(0)
-        # The device name needs torch, which takes seconds to load: ask in a thread.
-        self._device = Worker(lambda progress, should_stop: _device_name())
-        self._device.finished.connect(self.model_panel.set_device)
+        self._device = DeviceProbe(self)
+        self._device.found.connect(self.model_panel.set_device)
         self._device.start()
 
     def _connect(self) -> None:
-        self.canvas.mask_changed.connect(self._save_mask)
+        self.canvas.mask_changed.connect(lambda mask: self.saver.save(self.current.id, mask))
+        self.saver.saved.connect(self._saved)
+        self.saver.failed.connect(lambda _id, m: show_error(self, "Save mask", m, advice="Free disk space or check the folder's permissions; the edit stays on screen."))  # fmt: skip
         self.canvas.cursor_info.connect(self._show_cursor)
         self.image_list.image_selected.connect(self.open_image)
         self.class_panel.class_picked.connect(lambda k: setattr(self.canvas, "current_class", k))
@@ -103,17 +104,25 @@ class MainWindow(QMainWindow):
         if kind == "folder":
             path = QFileDialog.getExistingDirectory(self, "Data folder")
         else:
-            path = QFileDialog.getOpenFileName(self, "Project", filter="Project (project.sqlite)")[
-                0
-            ]
+            chosen = QFileDialog.getOpenFileName(self, "Project", filter="Project (project.sqlite)")
+            path = chosen[0]
         if path:
             self.open_requested.emit(path)
 
     def export_dialog(self) -> None:
         """Ask for format and split, export in a worker, then show what was written."""
-        dialog = ExportDialog(self, default_out=self.project.root.parent / f"{self.project.root.name}-export")  # fmt: skip
+        dialog = ExportDialog(self, default_out=self.project.root.parent / f"{self.project.root.name}-export",
+                              counts=self.mask_counts())  # fmt: skip
         if dialog.exec():
             self.jobs.export(dialog.settings())
+
+    def mask_counts(self) -> dict[str, int]:
+        """How many images are in each state (new ones have no mask)."""
+        self.saver.flush()
+        counts: dict[str, int] = {}
+        for image in self.project.images():
+            counts[image.state] = counts.get(image.state, 0) + 1
+        return counts
 
     def import_masks(self, kind: str) -> None:
         """Import corrected masks from VOC, COCO or labelme files into this project."""
@@ -149,6 +158,7 @@ class MainWindow(QMainWindow):
 
     def open_image(self, image_id: int) -> None:
         """Show an image with its current mask."""
+        self.saver.flush()  # the mask on disk must be the last one painted
         try:
             self.current = self.project.image(image_id)
             rgb = read_image(self.project.image_path(self.current))
@@ -207,22 +217,18 @@ class MainWindow(QMainWindow):
             action.setChecked(tool == name)
         settings.set_value("tool", name)
 
-    def _save_mask(self, mask: np.ndarray) -> None:
-        started = time.perf_counter()
-        try:
-            self.project.save_mask(self.current.id, mask.copy())
-        except (InputError, OSError) as exc:
-            show_error(self, "Save mask", str(exc), advice="Free disk space or check the folder's permissions; the edit stays on screen.")  # fmt: skip
-            return
-        self.current = self.project.image(self.current.id)
-        ms = (time.perf_counter() - started) * 1000
-        self.statusBar().showMessage(f"Saved {self.current.rel_path} ({ms:.0f} ms)")
-        self.image_list.model.update_image(self.current)
+    def _saved(self, image_id: int, seconds: float) -> None:
+        image = self.project.image(image_id)
+        if self.current is not None and self.current.id == image_id:
+            self.current = image
+        self.statusBar().showMessage(f"Saved {image.rel_path} ({seconds * 1000:.0f} ms)")
+        self.image_list.model.update_image(image)
 
     def undo(self) -> None:
         """Undo in this session's history, then further back through the project's revisions."""
         if self.current is None or self.canvas.undo():
             return
+        self.saver.flush()
         mask = self.project.undo(self.current.id)
         if mask is not None:
             self._show_stored(mask)
@@ -230,6 +236,7 @@ class MainWindow(QMainWindow):
     def redo(self) -> None:
         """Redo the last undone edit."""
         if self.current is not None and not self.canvas.redo():
+            self.saver.flush()
             mask = self.project.redo(self.current.id)
             if mask is not None:
                 self._show_stored(mask)
@@ -245,7 +252,8 @@ class MainWindow(QMainWindow):
         """Mark the mask right and go to the next image."""
         if self.current is None:
             return
-        if self.project.load_mask(self.current.id) is None:
+        self.saver.flush()
+        if not self.project.mask_path(self.current).is_file():
             self.project.save_mask(self.current.id, self.canvas.mask().copy(), state="reviewed")
         self.project.set_state(self.current.id, "reviewed")
         self.current = self.project.image(self.current.id)
@@ -271,8 +279,9 @@ class MainWindow(QMainWindow):
             self.open_image(self.current.id)
 
     def closeEvent(self, event) -> None:
+        self.saver.flush()
         self.jobs.shutdown()
-        self._device.wait()
+        self._device.stop()
         self.thumbnails.shutdown()
         settings.set_value("opacity", self.opacity.value())
         settings.set_value("brush_size", self.size_spin.value())
@@ -280,9 +289,3 @@ class MainWindow(QMainWindow):
         log.info("closing %s", self.project.root)
         self.project.close()
         super().closeEvent(event)
-
-
-def _device_name() -> str:
-    from mcc_engine.train.device import device_label, pick_device
-
-    return device_label(pick_device("auto"))

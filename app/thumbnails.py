@@ -62,7 +62,10 @@ class _Job(QRunnable):
                 data = cached.read_bytes()
             else:
                 data = make_thumbnail(self.source)
-                atomic_write_bytes(cached, data)
+                try:
+                    atomic_write_bytes(cached, data)
+                except OSError:  # a read-only project still shows thumbnails
+                    log.info("thumbnail cache not writable: %s", cached)
             self.signals.done.emit(self.key, data)
         except Exception as exc:  # an unreadable image gets no thumbnail, never a crash
             log.info("no thumbnail for %s: %s", self.source, exc)
@@ -115,6 +118,10 @@ class Thumbnails(QObject):
         while len(self._memory) > MEMORY:
             self._memory.popitem(last=False)
         self.ready.emit(key)
+
+    def settled(self, rel_path: str) -> bool:
+        """Whether a thumbnail is ready or could not be made (asks for it otherwise)."""
+        return self.get(rel_path) is not None or rel_path in self._failed
 
     def busy(self) -> bool:
         """Whether thumbnails are still being made."""

@@ -66,7 +66,8 @@ def build_toolbar(window: MainWindow) -> None:
     window.canvas.set_opacity(0.55)
     bar.addWidget(window.opacity)
     window.outline_action = _icon_action(window, "mdi6.vector-square", "Outline mode: class boundaries only (O)",
-                                         window.set_outline, checkable=True)  # fmt: skip
+                                         checkable=True)  # fmt: skip
+    window.outline_action.toggled.connect(window.set_outline)
     window.outline_action.setShortcut(QKeySequence("O"))
     bar.addAction(window.outline_action)
     window.heat_combo = QComboBox()

@@ -15,6 +15,7 @@ from typing import Final
 
 import numpy as np
 
+from mcc_engine.atomic import atomic_write_bytes
 from mcc_engine.data.folder import PROJECT_FOLDER, DataFolder, Sample, load_data_folder
 from mcc_engine.data.images import image_size
 from mcc_engine.data.masks import (
@@ -349,13 +350,14 @@ class Project:
                         (image_id, None if before is None else encode_mask(before), image.state, time.time()))  # fmt: skip
             pos = self._q("SELECT rev_pos FROM images WHERE id=?", (image_id,))[0][0]
             seq = pos + 1
-            write_mask(self.mask_path(image), mask)
+            png = encode_mask(mask)  # once, for the file and the revision: big masks are slow
+            atomic_write_bytes(self.mask_path(image), png)
             with self._db:
                 self._db.execute(
                     "DELETE FROM revisions WHERE image_id=? AND seq>=?", (image_id, seq)
                 )
                 self._db.execute("INSERT INTO revisions VALUES (?, ?, ?, ?, ?)",
-                                 (image_id, seq, encode_mask(mask), state, time.time()))  # fmt: skip
+                                 (image_id, seq, png, state, time.time()))  # fmt: skip
                 self._db.execute(
                     "DELETE FROM revisions WHERE image_id=? AND seq<=?", (image_id, seq - HISTORY)
                 )
@@ -377,8 +379,6 @@ class Project:
                 path.unlink(missing_ok=True)
                 mask = None
             else:
-                from mcc_engine.atomic import atomic_write_bytes
-
                 atomic_write_bytes(path, rows[0]["png"])
                 mask = read_mask(path)
             self._touch(image_id, rev_pos=pos + delta, state=rows[0]["state"])

@@ -25,7 +25,9 @@ def test_a_thumbnail_appears_for_a_row_and_is_cached_on_disk(make_window, qtbot)
     window = make_window()
     model = window.image_list.model
     index = model.index(2)
-    qtbot.waitUntil(lambda: model.data(index, Qt.ItemDataRole.DecorationRole) is not None, timeout=20000)
+    qtbot.waitUntil(
+        lambda: model.data(index, Qt.ItemDataRole.DecorationRole) is not None, timeout=20000
+    )
     pixmap = model.data(index, Qt.ItemDataRole.DecorationRole)
     assert max(pixmap.width(), pixmap.height()) == 96
     assert list((window.project.project_dir / "thumbnails").rglob("*.jpg"))
@@ -48,7 +50,9 @@ def test_heat_map_toggle_changes_the_displayed_pixels(make_window):
     image = window.current
     h, w = image.height, image.width
     ramp = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
-    window.project.save_proposal(image.id, np.zeros((h, w), np.uint8), confidence=ramp, cam=1 - ramp)
+    window.project.save_proposal(
+        image.id, np.zeros((h, w), np.uint8), confidence=ramp, cam=1 - ramp
+    )
     window.open_image(image.id)
     before = _pixel(window, w - 3, h // 2)
     window.heat_combo.setCurrentIndex(1)  # confidence
@@ -113,15 +117,23 @@ def test_a_duplicate_class_name_is_refused_with_a_dialog(make_window, monkeypatc
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
     item = window.class_panel.list.item(0)
-    other = next(c for c in window.project.classes() if c.index != item.data(Qt.ItemDataRole.UserRole))
+    other = next(
+        c for c in window.project.classes() if c.index != item.data(Qt.ItemDataRole.UserRole)
+    )
     item.setText(other.name.upper())
     assert shown and "exists already" in shown[0]
-    assert len({c.name.casefold() for c in window.project.classes()}) == len(window.project.classes())
-    assert window.class_panel.list.item(0).text() != other.name.upper()  # the list shows the real name
+    assert len({c.name.casefold() for c in window.project.classes()}) == len(
+        window.project.classes()
+    )
+    assert (
+        window.class_panel.list.item(0).text() != other.name.upper()
+    )  # the list shows the real name
 
 
 @pytest.mark.qt_no_exception_capture
-def test_an_unexpected_exception_shows_a_dialog_and_the_window_lives_on(make_window, qtbot, monkeypatch):
+def test_an_unexpected_exception_shows_a_dialog_and_the_window_lives_on(
+    make_window, qtbot, monkeypatch
+):
     from app.errors import install_excepthook, log_file, setup_logging
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
@@ -135,7 +147,11 @@ def test_an_unexpected_exception_shows_a_dialog_and_the_window_lives_on(make_win
     QTimer.singleShot(0, broken_slot)
 
     def error_box():
-        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+        boxes = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible()
+        ]
         return boxes[0] if boxes else None
 
     qtbot.waitUntil(lambda: error_box() is not None, timeout=5000)
@@ -193,7 +209,9 @@ def test_space_drag_pans_without_painting(make_window, qtbot):
     center = viewport.rect().center()
     QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center)
     QTest.mouseMove(viewport, center + QPoint(120, 0))
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center + QPoint(120, 0))
+    QTest.mouseRelease(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center + QPoint(120, 0)
+    )
     QTest.keyRelease(canvas, Qt.Key.Key_Space)
     assert canvas.horizontalScrollBar().value() < bar
     after = saved_mask(window)
@@ -227,3 +245,28 @@ def test_dark_theme_changes_the_palette():
     assert themes.is_dark()
     themes.apply("light")
     assert not themes.is_dark()
+
+
+def test_device_probe_names_the_device_from_a_separate_process(qtbot):
+    from app.device_probe import DeviceProbe, device_name
+
+    probe = DeviceProbe()
+    with qtbot.waitSignal(probe.found, timeout=120000) as blocker:
+        probe.start(separate=True)  # as a fresh window does, before torch is loaded
+    assert probe.process is not None
+    assert blocker.args[0] == device_name()
+
+
+def test_saves_run_in_order_off_the_window_thread_and_reach_the_list(make_window, qtbot):
+    window = make_window()
+    for cls, y in ((1, 10), (2, 14), (3, 18)):
+        window.canvas.current_class = cls
+        _drag(window, (5, y), (70, y))
+    np.testing.assert_array_equal(saved_mask(window), window.canvas.mask())
+    row = window.image_list.current_row()
+    qtbot.waitUntil(lambda: window.image_list.model.rows[row].state == "edited", timeout=5000)
+    steps = 0
+    while window.project.can_undo(window.current.id):  # one stored revision per stroke
+        window.project.undo(window.current.id)
+        steps += 1
+    assert steps == 3
