@@ -154,6 +154,9 @@ class ImageListPanel(QWidget):
         self.view = QListView()
         self.view.setModel(self.model)
         self.view.setUniformItemSizes(True)  # 10,000 rows lay out without measuring each
+        # and in batches between events, so the window is usable before the last row is placed.
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setBatchSize(500)
         self.view.setItemDelegate(ImageDelegate(self.view))
         self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
         grid = QGridLayout()

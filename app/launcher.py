@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QApplication
 
 from app import settings
 from app.errors import log, show_error
@@ -33,26 +34,18 @@ class Launcher(QObject):
 
     def open(self, target: str) -> MainWindow | None:
         """Open a data folder, a project file or "demo"; a bad choice gets a dialog and None."""
-        from app.main import ensure_demo
-
-        parent = self.window or self.start
+        if self.window is not None and self.window.project.root.resolve() == _root(target):
+            self.window.raise_()
+            return self.window
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # the first demo takes seconds
         try:
-            root = ensure_demo() if target == "demo" else Path(target)
-            resolved = (root.parent.parent if root.suffix == ".sqlite" else root).resolve()
-            if self.window is not None and self.window.project.root.resolve() == resolved:
-                self.window.raise_()
-                return self.window
-            project = Project.open(root)
-        except InputError as exc:
-            if self.quiet:
-                print(f"mcc-annotate: {exc}", file=sys.stderr)
-            else:
-                show_error(
-                    parent, "Open", str(exc), advice="Choose another folder, or try the demo."
-                )
+            project = self._project(target)
+            window = MainWindow(project) if project is not None else None
+        finally:
+            QApplication.restoreOverrideCursor()
+        if window is None:
             return None
         log.info("opened %s", project.root)
-        window = MainWindow(project)
         window.open_requested.connect(self.open)
         window.resize(1366, 768)
         old, self.window = self.window, window
@@ -64,3 +57,28 @@ class Launcher(QObject):
             self.start = None
         settings.add_recent_project(project.root)
         return window
+
+    def _project(self, target: str) -> Project | None:
+        from app.main import ensure_demo
+
+        try:
+            return Project.open(ensure_demo() if target == "demo" else Path(target))
+        except InputError as exc:
+            if self.quiet:
+                print(f"mcc-annotate: {exc}", file=sys.stderr)
+            else:
+                QApplication.restoreOverrideCursor()
+                QApplication.setOverrideCursor(Qt.CursorShape.ArrowCursor)
+                show_error(self.window or self.start, "Open", str(exc),
+                           advice="Choose another folder, or try the demo.")  # fmt: skip
+            return None
+
+
+def _root(target: str) -> Path:
+    """The project folder a target names."""
+    if target == "demo":
+        from app.main import user_data_dir
+
+        return (user_data_dir() / "demo").resolve()
+    path = Path(target)
+    return (path.parent.parent if path.suffix == ".sqlite" else path).resolve()

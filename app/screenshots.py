@@ -1,6 +1,6 @@
 """Screenshots of the main views, offscreen, for docs/screenshots (a developer's tool).
 
-python -m app.screenshots OUT_DIR [--iters N]: opens the demo in a temporary user folder, then
+python -m app.screenshots OUT_DIR [--iters N] [--reuse]: opens the demo in a temporary user folder, then
 saves the main window (thumbnails, overlay), the model panel while fine-tuning for real, the
 proposals by uncertainty, the confidence heat map, the export dialog, the start screen and the
 dark theme.
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 
-def _wait(app, done, timeout: float = 900.0) -> None:
+def _wait(app, done, timeout: float = 3 * 3600.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
@@ -31,6 +31,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the model and proposals of an earlier run"
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(os.environ.setdefault("MCC_ANNOTATE_HOME", tempfile.mkdtemp(prefix="mcc-shots-")))
@@ -57,13 +60,14 @@ def main() -> int:
     window.grab().save(str(args.out / "main_window.png"))
 
     panel = window.model_panel
-    panel.iters.setValue(args.iters)
-    window.start_training(resume=False)
-    _wait(app, lambda: panel.progress.value() >= int(args.iters * 0.6))
-    window.grab().save(str(args.out / "model_panel_training.png"))
-    _wait(app, lambda: panel.train_button.isEnabled())
-    window.start_proposals()
-    _wait(app, lambda: "Proposed" in panel.status.text())
+    if window.project.latest_checkpoint() is None or not args.reuse:
+        panel.iters.setValue(args.iters)
+        window.start_training(resume=False)
+        _wait(app, lambda: panel.progress.value() >= int(args.iters * 0.6))
+        window.grab().save(str(args.out / "model_panel_training.png"))
+        _wait(app, lambda: panel.train_button.isEnabled())
+        window.start_proposals()
+        _wait(app, lambda: "Proposed" in panel.status.text())
     rows.sort.setCurrentIndex(1)
     rows.state_filter.setCurrentText("proposed")
     rows.set_current_row(0)

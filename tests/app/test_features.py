@@ -270,3 +270,13 @@ def test_saves_run_in_order_off_the_window_thread_and_reach_the_list(make_window
         window.project.undo(window.current.id)
         steps += 1
     assert steps == 3
+
+
+def test_a_folder_that_cannot_be_opened_gets_a_dialog_naming_it(qtbot, tmp_path, monkeypatch):
+    from app.launcher import Launcher
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    missing = tmp_path / "no such folder"
+    assert Launcher().open(str(missing)) is None
+    assert str(missing) in shown[0] and "try the demo" in shown[0]
