@@ -43,7 +43,7 @@ class PictureLayer(QGraphicsItem):
         self._levels = [(rgb, _rgb_image(rgb))]
         self.update()
 
-    def _level(self, k: int) -> tuple[int, QImage]:
+    def _level(self, k: int) -> QImage:
         while len(self._levels) <= k:
             prev = self._levels[-1][0]
             if min(prev.shape[:2]) < 64:
@@ -51,8 +51,7 @@ class PictureLayer(QGraphicsItem):
             half = cv2.resize(prev, (max(1, prev.shape[1] // 2), max(1, prev.shape[0] // 2)),
                               interpolation=cv2.INTER_AREA)  # fmt: skip
             self._levels.append((half, _rgb_image(half)))
-        k = min(k, len(self._levels) - 1)
-        return k, self._levels[k][1]
+        return self._levels[min(k, len(self._levels) - 1)][1]
 
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, *self._size)
@@ -60,11 +59,14 @@ class PictureLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not self._levels:
             return
-        k, image = self._level(level_for(painter))
+        image = self._level(level_for(painter))
         target = _exposed(self, option)
         sx, sy = image.width() / self._size[0], image.height() / self._size[1]
         source = QRectF(target.x() * sx, target.y() * sy, target.width() * sx, target.height() * sy)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, k == 0)
+        # Smooth when shrinking or slightly enlarging; from 3x on, show the pixels the mask labels.
+        painter.setRenderHint(
+            QPainter.RenderHint.SmoothPixmapTransform, painter.worldTransform().m11() < 3
+        )
         painter.drawImage(target, image, source)
 
 

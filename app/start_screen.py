@@ -6,7 +6,7 @@ from pathlib import Path
 
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -41,8 +41,7 @@ class StartScreen(QWidget):
         font.setPointSizeF(font.pointSizeF() * 2.0)
         font.setBold(True)
         title.setFont(font)
-        subtitle = QLabel("Turn image-level tags into pixel masks: fine-tune, fix, export.")
-        subtitle.setEnabled(False)
+        subtitle = _muted("Turn image-level tags into pixel masks: fine-tune, fix, export.")
         column = QVBoxLayout()
         column.setSpacing(10)
         column.addWidget(title)
@@ -57,8 +56,7 @@ class StartScreen(QWidget):
             button.setStyleSheet("text-align: left; padding-left: 14px; font-size: 11pt;")
             button.clicked.connect(lambda _=False, k=key: self._choose(k))
             column.addWidget(button)
-            hint = QLabel(detail)
-            hint.setEnabled(False)
+            hint = _muted(detail)
             hint.setContentsMargins(8, 0, 0, 6)
             column.addWidget(hint)
             self.buttons[key] = button
@@ -71,8 +69,17 @@ class StartScreen(QWidget):
             self.recent.addItem(item)
         self.recent.itemActivated.connect(lambda item: self.chosen.emit(item.data(Qt.ItemDataRole.UserRole)))  # fmt: skip
         side = QVBoxLayout()
-        side.addWidget(QLabel("Recent projects"))
-        side.addWidget(self.recent if recent else _placeholder("No recent projects yet."))
+        heading = QLabel("Recent projects")
+        bold = heading.font()
+        bold.setBold(True)
+        heading.setFont(bold)
+        side.addWidget(heading)
+        if recent:
+            side.addWidget(self.recent)
+            side.addWidget(_muted("Double-click a project to open it."))
+        else:
+            side.addWidget(_muted("No recent projects yet."))
+            side.addStretch(1)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.VLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -98,8 +105,8 @@ class StartScreen(QWidget):
             self.chosen.emit(path)
 
 
-def _placeholder(text: str) -> QLabel:
+def _muted(text: str) -> QLabel:
     label = QLabel(text)
-    label.setEnabled(False)
-    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    label.setWordWrap(True)
     return label

@@ -59,7 +59,9 @@ class Theme(QObject):
         palette = dark_palette() if dark else self.app.style().standardPalette()
         self.app.setPalette(palette)
         text = palette.color(QPalette.ColorRole.WindowText).name()
-        qta.set_global_defaults(color=text, color_disabled=palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name())  # fmt: skip
+        disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name()
+        qta.set_global_defaults(color=text, color_disabled=disabled)
+        qta.reset_cache()  # cached icons keep the colour they were made with
         self.changed.emit()
 
     def is_dark(self) -> bool:
