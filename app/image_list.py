@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import qtawesome as qta
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -169,7 +169,9 @@ class ImageListPanel(QWidget):
         layout.addLayout(grid)
         layout.addWidget(self.view)
         self.set_classes(project.classes())
-        self.search.textChanged.connect(self.refresh)
+        # Typing waits for a pause before filtering: a query over 10,000 rows takes a moment.
+        self._typing = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
+        self.search.textChanged.connect(self._typing.start)
         for combo in (self.state_filter, self.tag_filter, self.sort):
             combo.currentIndexChanged.connect(self.refresh)
         self.view.selectionModel().currentChanged.connect(self._current_changed)

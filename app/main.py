@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device_probe:  # the window asks this in a separate process (see device_probe.py)
         from app.device_probe import device_name
 
+        if hasattr(os, "nice"):
+            os.nice(10)  # loading torch here must not slow the window that asked
+
         print(device_name())
         return 0
     from PySide6.QtCore import QCoreApplication

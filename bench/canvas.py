@@ -7,7 +7,7 @@
    machine may be shared.
 2. Seconds until the main window shows its list and first image for a folder of 10,000 images
    (target < 2 s): the first open (which creates the project) and a reopen.
-Run: QT_QPA_PLATFORM=offscreen python bench/canvas.py [--segments N] [--images N]
+Run: QT_QPA_PLATFORM=offscreen python bench/canvas.py [--segments N] [--images N] [--only brush|open]
 """
 
 from __future__ import annotations
@@ -111,10 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=200)
     parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--only", choices=("brush", "open"))
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    brush_segments(app, args.segments)
-    open_folder(app, args.images)
+    if args.only != "open":
+        brush_segments(app, args.segments)
+    if args.only != "brush":
+        open_folder(app, args.images)
 
 
 if __name__ == "__main__":

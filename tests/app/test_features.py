@@ -280,3 +280,11 @@ def test_a_folder_that_cannot_be_opened_gets_a_dialog_naming_it(qtbot, tmp_path,
     missing = tmp_path / "no such folder"
     assert Launcher().open(str(missing)) is None
     assert str(missing) in shown[0] and "try the demo" in shown[0]
+
+
+def test_name_search_filters_the_list_after_a_pause_in_typing(make_window, qtbot):
+    window = make_window()
+    panel = window.image_list
+    QTest.keyClicks(panel.search, "0003")
+    qtbot.waitUntil(lambda: panel.count() == 1, timeout=3000)
+    assert panel.model.rows[0].rel_path.endswith("scene_0003.jpg")
