@@ -106,6 +106,12 @@ def test_shortcuts_pick_tools_and_classes(make_window):
     size = window.size_spin.value()
     _key(window, Qt.Key.Key_BracketRight)
     assert window.size_spin.value() == size + 2
+    _key(window, Qt.Key.Key_X)
+    assert window.canvas.tool == "replace"
+    _key(window, Qt.Key.Key_O)
+    assert window.canvas.overlay.outline
+    _key(window, Qt.Key.Key_C)
+    assert window.heat_combo.currentText() == "confidence"
 
 
 def test_fine_tune_keeps_the_window_responsive_then_propose(make_window, qtbot):
