@@ -24,9 +24,20 @@ IGNORE = 255
 BRUSHES = ("brush", "eraser", "ignore")
 
 
-def heat_colours(values: np.ndarray) -> np.ndarray:
-    """A uint8 map (0-255) as RGB in the turbo colour map: blue low, red high."""
-    return np.ascontiguousarray(cv2.applyColorMap(values, cv2.COLORMAP_TURBO)[..., ::-1])
+def heat_colours(values: np.ndarray, *, kind: str) -> np.ndarray:
+    """A uint8 map (255 = 1.0) as premultiplied RGBA: turbo colours, see-through where cool.
+
+    CAM: hot where a tagged class activates. Confidence: hot where the model is unsure (its
+    confidence under 0.5 is fully hot), clear where it is sure, so the eye goes to what to check.
+    """
+    heat = values.astype(np.float32) / 255.0
+    if kind == "confidence":
+        heat = np.clip((1.0 - heat) * 2.0, 0.0, 1.0)
+    level = np.rint(heat * 255).astype(np.uint8)
+    rgb = cv2.applyColorMap(level, cv2.COLORMAP_TURBO)[..., ::-1].astype(np.float32)
+    alpha = np.clip((heat - 0.05) / 0.5, 0.0, 1.0)  # clear below 0.05, solid from 0.55
+    rgba = np.dstack([rgb * alpha[..., None], alpha * 255.0])
+    return np.ascontiguousarray(np.rint(rgba).astype(np.uint8))
 
 
 class CanvasView(QGraphicsView):
@@ -45,7 +56,7 @@ class CanvasView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(38, 40, 44)))
         self.picture, self.heat, self.overlay = PictureLayer(), PictureLayer(), MaskLayer()
         self.heat.setVisible(False)
-        self.heat.setOpacity(0.65)
+        self.heat.setOpacity(0.85)
         self._cursor = QGraphicsEllipseItem()
         self._cursor.setPen(QPen(QColor(255, 255, 255, 220), 0))
         self._cursor.setVisible(False)
@@ -100,10 +111,10 @@ class CanvasView(QGraphicsView):
         self.outline = on
         self.overlay.set_outline(on or self.heat.isVisible())
 
-    def set_heat_map(self, values: np.ndarray | None) -> None:
-        """Show a uint8 heat map (confidence or CAM, image-sized) under the mask, or hide it."""
+    def set_heat_map(self, values: np.ndarray | None, kind: str = "cam") -> None:
+        """Show a uint8 heat map (`confidence` or `cam`, image-sized) under the mask, or hide it."""
         if values is not None and values.shape == self._mask.shape:
-            self.heat.set_rgb(heat_colours(values))
+            self.heat.set_rgb(heat_colours(values, kind=kind))
             self.heat.setVisible(True)
         else:
             self.heat.setVisible(False)

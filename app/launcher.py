@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -57,6 +58,14 @@ class Launcher(QObject):
             self.start = None
         settings.add_recent_project(project.root)
         return window
+
+    def dispose(self) -> None:
+        """Close and delete the windows while the QApplication still exists (at exit)."""
+        for widget in (self.start, self.window):
+            if widget is not None and shiboken6.isValid(widget):
+                widget.close()
+                shiboken6.delete(widget)
+        self.start = self.window = None
 
     def _project(self, target: str) -> Project | None:
         from app.main import ensure_demo

@@ -36,7 +36,7 @@ class PictureLayer(QGraphicsItem):
         self._size = (1, 1)
 
     def set_rgb(self, rgb: np.ndarray) -> None:
-        """Show an H x W x 3 uint8 picture (kept by reference; halved copies come when needed)."""
+        """Show an H x W x 3 (or premultiplied x 4) uint8 picture, kept by reference."""
         self.prepareGeometryChange()
         rgb = np.ascontiguousarray(rgb)
         self._size = (rgb.shape[1], rgb.shape[0])
@@ -72,8 +72,10 @@ class PictureLayer(QGraphicsItem):
 
 def _rgb_image(rgb: np.ndarray) -> QImage:
     h, w = rgb.shape[:2]
+    rgba = rgb.ndim == 3 and rgb.shape[2] == 4
+    fmt = QImage.Format.Format_RGBA8888_Premultiplied if rgba else QImage.Format.Format_RGB888
     # The QImage reads the numpy buffer in place; the caller keeps the array alive beside it.
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
+    return QImage(rgb.data, w, h, rgb.strides[0], fmt)
 
 
 class MaskLayer(QGraphicsItem):

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         target = recent[0] if recent else None
     if target is None or launcher.open(target) is None:
         launcher.show_start()
-    return app.exec()
+    status = app.exec()
+    launcher.dispose()
+    return status
 
 
 def _smoke(app, launcher, screenshot: Path | None) -> int:
@@ -105,7 +107,7 @@ def _smoke(app, launcher, screenshot: Path | None) -> int:
     if screenshot:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(screenshot))
-    window.close()
+    launcher.dispose()
     return 0
 
 

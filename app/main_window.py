@@ -18,7 +18,7 @@ from app.model_panel import ModelPanel
 from app.saver import MaskSaver
 from app.tags_panel import ClassPanel, TagsPanel
 from app.thumbnails import Thumbnails
-from app.toolbar import HEAT_KINDS, build_menus, build_shortcuts, build_toolbar
+from app.toolbar import HEAT_HINTS, HEAT_KINDS, build_menus, build_shortcuts, build_toolbar
 from mcc_engine.data.images import read_image
 from mcc_engine.errors import InputError
 from mcc_engine.formats.imports import import_coco, import_labelme, import_voc
@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.current: ImageInfo | None = None
         self._names: dict[int, str] = {}
         self._heat: np.ndarray | None = None
+        self._closed = False
         self.setWindowTitle(f"MCC Annotate — {project.root.name}")
         self.canvas = CanvasView()
         self.setCentralWidget(self.canvas)
@@ -195,7 +196,9 @@ class MainWindow(QMainWindow):
             self._heat = self.project.heat_map(self.current.id, kind)
             if self._heat is None:
                 self.statusBar().showMessage(f"No {kind} map for this image yet: propose masks first.")  # fmt: skip
-        self.canvas.set_heat_map(self._heat)
+            else:
+                self.statusBar().showMessage(HEAT_HINTS[kind])
+        self.canvas.set_heat_map(self._heat, kind)
 
     def cycle_heat_map(self) -> None:
         """No heat map → confidence → CAM → none (key C)."""
@@ -245,7 +248,7 @@ class MainWindow(QMainWindow):
         self.current = self.project.image(self.current.id)
         self.canvas.set_image(read_image(self.project.image_path(self.current)), mask,
                               history=self.histories[self.current.id])  # fmt: skip
-        self.canvas.set_heat_map(self._heat)
+        self.canvas.set_heat_map(self._heat, HEAT_KINDS[self.heat_combo.currentIndex()][0])
         self.image_list.model.update_image(self.current)
 
     def mark_reviewed(self) -> None:
@@ -279,6 +282,10 @@ class MainWindow(QMainWindow):
             self.open_image(self.current.id)
 
     def closeEvent(self, event) -> None:
+        if self._closed:  # a second close (at exit) has nothing left to do
+            super().closeEvent(event)
+            return
+        self._closed = True
         self.saver.flush()
         self.jobs.shutdown()
         self._device.stop()

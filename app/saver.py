@@ -40,9 +40,9 @@ class MaskSaver(QObject):
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
-        self._pool = QThreadPool()
+        self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)  # one thread: saves land in the order they were made
-        self._signals = _Signals()
+        self._signals = _Signals(self)
         self._signals.saved.connect(self.saved)
         self._signals.failed.connect(self.failed)
 

@@ -37,6 +37,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(os.environ.setdefault("MCC_ANNOTATE_HOME", tempfile.mkdtemp(prefix="mcc-shots-")))
+    import shiboken6
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -52,7 +53,8 @@ def main() -> int:
 
     theme(app).apply("light")
     args.out.mkdir(parents=True, exist_ok=True)
-    window = Launcher(quiet=True).open("demo")
+    launcher = Launcher(quiet=True)
+    window = launcher.open("demo")
     window.show()
     rows = window.image_list
     rows.set_current_row(2)
@@ -97,7 +99,9 @@ def main() -> int:
     start.show()
     app.processEvents()
     start.grab().save(str(args.out / "start_screen.png"))
-    window.close()
+    start.close()
+    shiboken6.delete(start)  # before the QApplication goes: no widget may outlive it
+    launcher.dispose()
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import qtawesome as qta
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication
 
 _DARK = {
     QPalette.ColorRole.Window: (45, 47, 51), QPalette.ColorRole.WindowText: (222, 224, 228),
@@ -55,7 +55,8 @@ class Theme(QObject):
         """system, light or dark."""
         self.mode = mode
         dark = system_is_dark() if mode == "system" else mode == "dark"
-        self.app.setStyle(QStyleFactory.create("Fusion"))
+        if self.app.style().name().lower() != "fusion":
+            self.app.setStyle("Fusion")  # by name, once: Qt owns the style object
         palette = dark_palette() if dark else self.app.style().standardPalette()
         self.app.setPalette(palette)
         text = palette.color(QPalette.ColorRole.WindowText).name()

@@ -89,10 +89,10 @@ class Thumbnails(QObject):
         self._pending: set[str] = set()
         self._failed: set[str] = set()
         self._order = itertools.count()
-        self._pool = QThreadPool()
+        self._pool = QThreadPool(self)
         # Leave a core to the window and to training.
         self._pool.setMaxThreadCount(max(1, min(4, (os.cpu_count() or 2) - 1)))
-        self._signals = _Signals()
+        self._signals = _Signals(self)
         self._signals.done.connect(self._done)
         self._signals.failed.connect(self._failed.add)
         self._signals.failed.connect(self._pending.discard)

@@ -22,6 +22,8 @@ TOOLS = (("brush", "mdi6.brush", "Brush (B)", "B"), ("eraser", "mdi6.eraser", "E
          ("ignore", "mdi6.texture-box", "Mark unlabelled (I)", "I"),
          ("pan", "mdi6.hand-back-right", "Pan (H, or hold Space)", "H"))  # fmt: skip
 HEAT_KINDS = (("", "no heat map"), ("confidence", "confidence"), ("cam", "CAM"))
+HEAT_HINTS = {"confidence": "Confidence of the last proposal: hot where the model is unsure, clear where it is sure.",
+              "cam": "CAM of the image's tags in the last proposal: hot where a tagged class activates."}  # fmt: skip
 
 
 def _icon_action(

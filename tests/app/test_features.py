@@ -50,17 +50,19 @@ def test_heat_map_toggle_changes_the_displayed_pixels(make_window):
     image = window.current
     h, w = image.height, image.width
     ramp = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
-    window.project.save_proposal(
-        image.id, np.zeros((h, w), np.uint8), confidence=ramp, cam=1 - ramp
-    )
+    window.project.save_proposal(image.id, np.zeros((h, w), np.uint8), confidence=ramp, cam=ramp)
     window.open_image(image.id)
-    before = _pixel(window, w - 3, h // 2)
-    window.heat_combo.setCurrentIndex(1)  # confidence
-    confident = _pixel(window, w - 3, h // 2)
-    assert confident != before and confident[0] > confident[2]  # turbo: high confidence is red
-    window.heat_combo.setCurrentIndex(2)  # CAM, low where confidence is high
-    cam = _pixel(window, w - 3, h // 2)
-    assert cam[2] - cam[0] > confident[2] - confident[0]  # bluer: the CAM is low there
+    left, right = (2, h // 2), (w - 3, h // 2)
+    before = _pixel(window, *left), _pixel(window, *right)
+    window.heat_combo.setCurrentIndex(1)  # confidence: hot where unsure (left), clear where sure
+    unsure, sure = _pixel(window, *left), _pixel(window, *right)
+    assert unsure != before[0] and unsure[0] > unsure[2]
+    assert sure == before[1]
+    window.heat_combo.setCurrentIndex(2)  # CAM: hot where it activates (right)
+    cold, hot = _pixel(window, *left), _pixel(window, *right)
+    assert cold == before[0] and hot != before[1] and hot[0] > hot[2]
+    window.heat_combo.setCurrentIndex(0)
+    assert _pixel(window, *left) == before[0]
 
 
 def test_outline_mode_clears_the_inside_of_a_region(make_window):
