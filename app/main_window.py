@@ -68,6 +68,9 @@ class MainWindow(QMainWindow):
         self.refresh_classes()
         self.image_list.refresh()
         self.image_list.set_current_row(0)
+        checkpoint = project.latest_checkpoint()
+        if checkpoint is not None:
+            self.model_panel.status.setText(f"Model from {checkpoint.parent.name} ready: propose masks, or fine-tune again.")  # fmt: skip
         self._device = DeviceProbe(self)
         self._device.found.connect(self.model_panel.set_device)
         self._device.start()

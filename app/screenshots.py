@@ -57,8 +57,11 @@ def main() -> int:
     window = launcher.open("demo")
     window.show()
     rows = window.image_list
-    rows.set_current_row(2)
+    window.outline_action.setChecked(False)
+    window.heat_combo.setCurrentIndex(0)
+    rows.set_current_row(0)
     _wait(app, lambda: window.image_list.thumbnails_shown())
+    _wait(app, lambda: "detecting" not in window.model_panel.device.text())
     window.grab().save(str(args.out / "main_window.png"))
 
     panel = window.model_panel

@@ -21,6 +21,12 @@ _DARK = {
 }  # fmt: skip
 
 
+_DARK_SHEET = """
+QAbstractItemView::indicator:unchecked { width: 11px; height: 11px; border: 1px solid #8c9096;
+                                         border-radius: 2px; background: #1c1d20; }
+"""
+
+
 def dark_palette() -> QPalette:
     """The dark palette."""
     palette = QPalette()
@@ -59,6 +65,9 @@ class Theme(QObject):
             self.app.setStyle("Fusion")  # by name, once: Qt owns the style object
         palette = dark_palette() if dark else self.app.style().standardPalette()
         self.app.setPalette(palette)
+        # Fusion outlines an empty check box in a shade of the window colour, which vanishes on
+        # a dark list: give unchecked boxes a visible edge (checked ones show their tick).
+        self.app.setStyleSheet(_DARK_SHEET if dark else "")
         text = palette.color(QPalette.ColorRole.WindowText).name()
         disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name()
         qta.set_global_defaults(color=text, color_disabled=disabled)
