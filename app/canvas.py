@@ -1,53 +1,43 @@
-"""The canvas: the image, the mask overlay in class colours, painting tools, zoom and pan."""
+"""The canvas: the image, the mask overlay, an optional heat map, painting tools, zoom and pan."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QLineEdit,
+)
 
 from app import tools
 from app.history import EditHistory, Patch
+from app.layers import MaskLayer, PictureLayer
 
 IGNORE = 255
+BRUSHES = ("brush", "eraser", "ignore")
 
 
-class OverlayItem(QGraphicsItem):
-    """The mask drawn as colours over the image; only dirty rectangles are recoloured."""
+def heat_colours(values: np.ndarray, *, kind: str) -> np.ndarray:
+    """A uint8 map (255 = 1.0) as premultiplied RGBA: turbo colours, see-through where cool.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.rgba = np.zeros((1, 1, 4), np.uint8)
-        self.image = QImage()
-        self.lut = np.zeros((256, 4), np.uint8)
-        self.alpha = 140
-
-    def set_mask(self, mask: np.ndarray, lut: np.ndarray) -> None:
-        """Recolour everything (a new image or palette)."""
-        self.lut = lut
-        self.rgba = np.ascontiguousarray(lut[mask])
-        h, w = mask.shape
-        # The QImage reads the numpy buffer in place; self.rgba keeps it alive.
-        self.image = QImage(self.rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
-        self.prepareGeometryChange()
-        self.update()
-
-    def refresh(self, mask: np.ndarray, rect: tools.Rect) -> None:
-        """Recolour one rectangle after an edit and repaint only it."""
-        x, y, w, h = rect
-        self.rgba[y : y + h, x : x + w] = self.lut[mask[y : y + h, x : x + w]]
-        self.update(QRectF(x, y, w, h))
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self.rgba.shape[1], self.rgba.shape[0])
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setOpacity(self.alpha / 255.0)
-        exposed = option.exposedRect.toAlignedRect().intersected(
-            self.boundingRect().toAlignedRect()
-        )
-        painter.drawImage(exposed, self.image, exposed)
+    CAM: hot where a tagged class activates. Confidence: hot where the model is unsure (its
+    confidence under 0.5 is fully hot), clear where it is sure, so the eye goes to what to check.
+    """
+    heat = values.astype(np.float32) / 255.0
+    if kind == "confidence":
+        heat = np.clip((1.0 - heat) * 2.0, 0.0, 1.0)
+    level = np.rint(heat * 255).astype(np.uint8)
+    rgb = cv2.applyColorMap(level, cv2.COLORMAP_TURBO)[..., ::-1].astype(np.float32)
+    alpha = np.clip((heat - 0.05) / 0.5, 0.0, 1.0)  # clear below 0.05, solid from 0.55
+    rgba = np.dstack([rgb * alpha[..., None], alpha * 255.0])
+    return np.ascontiguousarray(np.rint(rgba).astype(np.uint8))
 
 
 class CanvasView(QGraphicsView):
@@ -60,25 +50,33 @@ class CanvasView(QGraphicsView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
-        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMouseTracking(True)
         self.setBackgroundBrush(QBrush(QColor(38, 40, 44)))
-        self.pixmap_item = QGraphicsPixmapItem()
-        self.overlay = OverlayItem()
-        self.scene().addItem(self.pixmap_item)
-        self.scene().addItem(self.overlay)
+        self.picture, self.heat, self.overlay = PictureLayer(), PictureLayer(), MaskLayer()
+        self.heat.setVisible(False)
+        self.heat.setOpacity(0.85)
+        self._cursor = QGraphicsEllipseItem()
+        self._cursor.setPen(QPen(QColor(255, 255, 255, 220), 0))
+        self._cursor.setVisible(False)
+        self._polygon_item = QGraphicsPathItem()
+        self._polygon_item.setPen(QPen(QColor(255, 255, 255), 0))
+        for z, item in enumerate((self.picture, self.heat, self.overlay, self._polygon_item, self._cursor)):  # fmt: skip
+            item.setZValue(z)
+            self.scene().addItem(item)
         self._mask = np.zeros((1, 1), np.uint8)
         self.history = EditHistory()
         self.tool = "brush"
         self.current_class = 1
         self.size = 12
+        self.outline = False
         self._last: QPointF | None = None
         self._before: np.ndarray | None = None
         self._dirty: list[int] | None = None
         self._polygon: list[tuple[float, float]] = []
-        self._panning = False
+        self._pan_from: QPointF | None = None
+        self._space = False
         self.set_palette([(0, 0, 0)])
 
     # -- content ----------------------------------------------------------------------------
@@ -87,29 +85,40 @@ class CanvasView(QGraphicsView):
     ) -> None:
         """Show an image (H x W x 3 uint8) with its mask (None: all unlabelled)."""
         h, w = rgb.shape[:2]
-        self._rgb = np.ascontiguousarray(rgb)
-        qimage = QImage(self._rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-        self.pixmap_item.setPixmap(QPixmap.fromImage(qimage))
+        self.picture.set_rgb(rgb)
         self._mask = np.full((h, w), IGNORE, np.uint8) if mask is None else mask.copy()
         self.history = history or EditHistory()
-        self.overlay.set_mask(self._mask, self.lut)
+        self.overlay.set_mask(self._mask)
+        self.set_heat_map(None)
+        self._polygon.clear()
+        self._update_polygon()
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         self.fit()
 
     def set_palette(self, colors: list[tuple[int, int, int]]) -> None:
         """Colours by class index; background and unlabelled are transparent."""
         lut = np.zeros((256, 4), np.uint8)
-        for k, color in enumerate(colors):
-            lut[k, :3] = color
-            lut[k, 3] = 0 if k == 0 else 255
-        lut[IGNORE] = (0, 0, 0, 0)
-        self.lut = lut
-        self.overlay.set_mask(self._mask, lut)
+        for k, color in enumerate(colors[1:], start=1):
+            lut[k] = (*color, 255)
+        self.overlay.set_colors(lut)
 
     def set_opacity(self, alpha: float) -> None:
         """Overlay opacity in [0, 1]."""
-        self.overlay.alpha = int(max(0.0, min(1.0, alpha)) * 255)
-        self.overlay.update()
+        self.overlay.setOpacity(max(0.0, min(1.0, alpha)))
+
+    def set_outline(self, on: bool) -> None:
+        """Outline mode: class boundaries only (always so while a heat map shows)."""
+        self.outline = on
+        self.overlay.set_outline(on or self.heat.isVisible())
+
+    def set_heat_map(self, values: np.ndarray | None, kind: str = "cam") -> None:
+        """Show a uint8 heat map (`confidence` or `cam`, image-sized) under the mask, or hide it."""
+        if values is not None and values.shape == self._mask.shape:
+            self.heat.set_rgb(heat_colours(values, kind=kind))
+            self.heat.setVisible(True)
+        else:
+            self.heat.setVisible(False)
+        self.overlay.set_outline(self.outline or self.heat.isVisible())
 
     def mask(self) -> np.ndarray:
         """The current mask (the canvas's own array; copy before keeping it)."""
@@ -125,6 +134,19 @@ class CanvasView(QGraphicsView):
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
         self.scale(factor, factor)
         self.zoom_changed.emit(self.transform().m11())
+
+    def _panning_tool(self) -> bool:
+        return self.tool == "pan" or self._space
+
+    def enterEvent(self, event) -> None:
+        # Take the keyboard (Space-drag, Enter for polygons) unless the user is typing elsewhere.
+        if not isinstance(QApplication.focusWidget(), QLineEdit | QAbstractSpinBox):
+            self.setFocus()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._cursor.setVisible(False)
+        super().leaveEvent(event)
 
     # -- editing ----------------------------------------------------------------------------
     def _value(self) -> int:
@@ -142,31 +164,31 @@ class CanvasView(QGraphicsView):
         self.mask_changed.emit(self._mask)
 
     def mousePressEvent(self, event) -> None:
+        self.setFocus()
         pos = self.mapToScene(event.position().toPoint())
         if event.button() == Qt.MouseButton.MiddleButton or (
-            self.tool == "pan" and event.button() == Qt.MouseButton.LeftButton
+            self._panning_tool() and event.button() == Qt.MouseButton.LeftButton
         ):
-            self._panning = True
             self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        if self.tool in ("brush", "eraser", "ignore"):
+        x, y = int(pos.x()), int(pos.y())
+        if self.tool in BRUSHES:
             self._before = self._mask.copy()
             self._last = pos
             self._dirty = None
             self._paint_to(pos)
         elif self.tool == "fill":
             before = self._mask.copy()
-            self._apply(
-                tools.flood_fill(
-                    self._mask, (int(pos.x()), int(pos.y())), value=self.current_class
-                ),
-                before,
-            )
+            self._apply(tools.flood_fill(self._mask, (x, y), value=self.current_class), before)
+        elif self.tool == "replace":
+            if 0 <= x < self._mask.shape[1] and 0 <= y < self._mask.shape[0]:
+                self.replace_class(int(self._mask[y, x]), self.current_class)
         elif self.tool == "polygon":
             self._polygon.append((pos.x(), pos.y()))
-            self.viewport().update()
+            self._update_polygon(pos)
 
     def _paint_to(self, pos: QPointF) -> None:
         rect = tools.brush(self._mask, (self._last.x(), self._last.y()), (pos.x(), pos.y()),
@@ -174,33 +196,43 @@ class CanvasView(QGraphicsView):
         self._last = pos
         if rect is None:
             return
-        self.overlay.refresh(self._mask, rect)
+        self.overlay.refresh(rect)
         x, y, w, h = rect
         d = self._dirty or [x, y, x + w, y + h]
         self._dirty = [min(d[0], x), min(d[1], y), max(d[2], x + w), max(d[3], y + h)]
 
     def _apply(self, rect: tools.Rect | None, before: np.ndarray) -> None:
         if rect is not None:
-            self.overlay.refresh(self._mask, rect)
+            self.overlay.refresh(rect)
         self._commit(rect, before)
 
     def mouseMoveEvent(self, event) -> None:
-        pos = self.mapToScene(event.position().toPoint())
-        if self._panning:
+        if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
             return
+        pos = self.mapToScene(event.position().toPoint())
         x, y = int(pos.x()), int(pos.y())
         inside = 0 <= x < self._mask.shape[1] and 0 <= y < self._mask.shape[0]
         self.cursor_info.emit(x, y, int(self._mask[y, x]) if inside else -1)
         if self._last is not None and event.buttons() & Qt.MouseButton.LeftButton:
             self._paint_to(pos)
-        self.viewport().update()
+        # The brush outline is a scene item: moving it repaints only where it was and is.
+        brushing = self.tool in BRUSHES and not self._space
+        self._cursor.setVisible(brushing)
+        if brushing:
+            r = self.size / 2
+            self._cursor.setRect(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r))
+        if self._polygon:
+            self._update_polygon(pos)
 
     def mouseReleaseEvent(self, event) -> None:
-        self._panning = False
+        if self._pan_from is not None:
+            self._pan_from = None
+            self._set_pan_cursor()
+            return
         if self._last is not None and self._before is not None and self._dirty is not None:
             x0, y0, x1, y1 = self._dirty
             self._commit((x0, y0, x1 - x0, y1 - y0), self._before)
@@ -210,33 +242,62 @@ class CanvasView(QGraphicsView):
         if self.tool == "polygon":
             self.close_polygon()
 
+    def _set_pan_cursor(self) -> None:
+        if self._panning_tool():
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
     def keyPressEvent(self, event) -> None:
-        if self.tool == "polygon" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self._cursor.setVisible(False)
+                self._set_pan_cursor()
+        elif self.tool == "polygon" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.close_polygon()
         elif event.key() == Qt.Key.Key_Escape:
             self._polygon.clear()
-            self.viewport().update()
+            self._update_polygon()
         else:
             super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self._set_pan_cursor()
+        else:
+            super().keyReleaseEvent(event)
+
+    def _update_polygon(self, cursor: QPointF | None = None) -> None:
+        path = QPainterPath()
+        if self._polygon:
+            path.moveTo(*self._polygon[0])
+            for x, y in self._polygon[1:]:
+                path.lineTo(x, y)
+            if cursor is not None:
+                path.lineTo(cursor)
+        self._polygon_item.setPath(path)
 
     def close_polygon(self) -> None:
         """Fill the polygon drawn so far with the current class."""
         before = self._mask.copy()
         rect = tools.fill_polygon(self._mask, self._polygon, value=self.current_class)
         self._polygon.clear()
+        self._update_polygon()
         self._apply(rect, before)
-        self.viewport().update()
 
     def replace_class(self, old: int, new: int) -> None:
         """Turn one class into another across the image."""
-        before = self._mask.copy()
-        self._apply(tools.replace_class(self._mask, old, new), before)
+        if old != new:
+            before = self._mask.copy()
+            self._apply(tools.replace_class(self._mask, old, new), before)
 
     def undo(self) -> bool:
         """Undo the last edit of this image (in memory)."""
         rect = self.history.undo(self._mask)
         if rect is not None:
-            self.overlay.refresh(self._mask, rect)
+            self.overlay.refresh(rect)
             self.mask_changed.emit(self._mask)
         return rect is not None
 
@@ -244,16 +305,14 @@ class CanvasView(QGraphicsView):
         """Redo the last undone edit."""
         rect = self.history.redo(self._mask)
         if rect is not None:
-            self.overlay.refresh(self._mask, rect)
+            self.overlay.refresh(rect)
             self.mask_changed.emit(self._mask)
         return rect is not None
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if self._polygon:
-            painter.setPen(QPen(QColor(255, 255, 255), 0))
-            points = [QPointF(x, y) for x, y in self._polygon]
-            painter.drawPolyline(points)
-        if self.tool in ("brush", "eraser", "ignore") and self.underMouse():
-            pos = self.mapToScene(self.mapFromGlobal(self.cursor().pos()))
-            painter.setPen(QPen(QColor(255, 255, 255, 200), 0))
-            painter.drawEllipse(pos, self.size / 2, self.size / 2)
+    def set_tool(self, name: str) -> None:
+        """Pick a tool (the window's toolbar calls this)."""
+        self.tool = name
+        if name != "polygon":
+            self._polygon.clear()
+            self._update_polygon()
+        self._set_pan_cursor()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QWidget,
@@ -21,9 +22,10 @@ from PySide6.QtWidgets import (
 class ExportDialog(QDialog):
     """Choose VOC or COCO, the validation fraction, the COCO encoding and the destination."""
 
-    def __init__(self, parent: QWidget | None, *, default_out: Path) -> None:
+    def __init__(self, parent: QWidget | None, *, default_out: Path, counts: dict[str, int] | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export dataset")
+        counts = counts or {}
         self.format = QComboBox()
         self.format.addItems(["COCO", "PASCAL VOC"])
         self.val_fraction = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.05, value=0.2)
@@ -37,6 +39,12 @@ class ExportDialog(QDialog):
         row.addWidget(self.out)
         row.addWidget(browse)
         form = QFormLayout(self)
+        form.setContentsMargins(14, 14, 14, 14)
+        form.setVerticalSpacing(8)
+        if counts:
+            what = QLabel(describe_counts(counts))
+            what.setWordWrap(True)
+            form.addRow(what)
         form.addRow("Format", self.format)
         form.addRow("Validation fraction", self.val_fraction)
         form.addRow("COCO segmentation", self.encoding)
@@ -63,3 +71,11 @@ class ExportDialog(QDialog):
             "coco_segmentation": "rle" if self.encoding.currentIndex() == 0 else "polygon",
             "out": Path(self.out.text()),
         }
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """What an export will hold, from the number of images in each state."""
+    parts = [f"{counts.get(state, 0)} {state}" for state in ("reviewed", "edited", "proposed")]
+    missing = counts.get("new", 0)
+    return (f"Exports the masks of {parts[0]}, {parts[1]} and {parts[2]} images; "
+            f"{missing} image{'s' if missing != 1 else ''} without a mask {'are' if missing != 1 else 'is'} left out.")  # fmt: skip

@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from mcc_engine.errors import InputError
 from mcc_engine.resources import resource_path
 
 
@@ -45,57 +44,75 @@ def _parse(argv):
     parser.add_argument("--demo", action="store_true", help="open the demo project")
     parser.add_argument("--smoke", action="store_true", help="open, screenshot, exit (checks)")
     parser.add_argument("--screenshot", type=Path, help="with --smoke: where to save the PNG")
+    parser.add_argument("--device-probe", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the app; returns its exit status."""
     args = _parse(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QCoreApplication, QSettings
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    if args.device_probe:  # the window asks this in a separate process (see device_probe.py)
+        from app.device_probe import device_name
 
-    from app.main_window import MainWindow, choose_start
-    from mcc_engine.project.store import Project
+        if hasattr(os, "nice"):
+            os.nice(10)  # loading torch here must not slow the window that asked
+
+        print(device_name())
+        return 0
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from app import settings
+    from app.errors import install_excepthook, setup_logging
+    from app.launcher import Launcher
+    from app.theme import theme
 
     QCoreApplication.setOrganizationName("MCC Annotate")
     QCoreApplication.setApplicationName("MCC Annotate")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setWindowIcon(QIcon(str(resource_path("icons/mcc-annotate.png"))))
-    target: Path | str | None = args.path
-    if args.demo or args.smoke:
-        target = "demo"
-    if target is None:
-        recent = QSettings().value("recent_project")
-        target = recent if recent and Path(recent).is_dir() else choose_start()
-    if target is None:
-        return 0
-    try:
-        root = ensure_demo() if target == "demo" else Path(target)
-        project = Project.open(root)
-    except InputError as exc:
-        if args.smoke:
-            print(f"mcc-annotate: {exc}", file=sys.stderr)
-            return 2
-        QMessageBox.critical(
-            None, "MCC Annotate", f"{exc}\n\nChoose another folder, or try the demo."
-        )
-        return 2
-    window = MainWindow(project)
-    window.resize(1366, 768)
-    window.show()
+    setup_logging()
+    install_excepthook()
+    theme(app).apply(settings.theme())
+    launcher = Launcher(quiet=args.smoke)
     if args.smoke:
-        for row in range(window.image_list.count()):  # show an image that has a mask
-            window.image_list.setCurrentRow(row)
-            if window.current is not None and window.current.state != "new":
-                break
+        return _smoke(app, launcher, args.screenshot)
+    target = "demo" if args.demo else args.path
+    if target is None:
+        recent = settings.recent_projects()
+        target = recent[0] if recent else None
+    if target is None or launcher.open(target) is None:
+        launcher.show_start()
+    status = app.exec()
+    launcher.dispose()
+    return status
+
+
+def _smoke(app, launcher, screenshot: Path | None) -> int:
+    """Open the demo, show an image with a mask and its thumbnails, save a PNG, exit."""
+    import time
+
+    from PySide6.QtCore import QThread
+
+    window = launcher.open("demo")
+    if window is None:
+        return 2
+    for row in range(window.image_list.count()):  # show an image that has a mask
+        window.image_list.set_current_row(row)
+        if window.current is not None and window.current.state != "new":
+            break
+    deadline = time.monotonic() + 20
+    app.processEvents()
+    while not window.image_list.thumbnails_shown() and time.monotonic() < deadline:
         app.processEvents()
-        if args.screenshot:
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.screenshot))
-        window.close()
-        return 0
-    return app.exec()
+        QThread.msleep(10)  # smoke mode only: let the thumbnail threads finish the visible rows
+    app.processEvents()
+    if screenshot:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(screenshot))
+    launcher.dispose()
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ class LossCurve(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.values: list[float] = []
-        self.setMinimumHeight(80)
+        self.setMinimumHeight(90)
 
     def add(self, value: float) -> None:
         """Append one loss value and repaint."""
@@ -45,14 +45,26 @@ class LossCurve(QWidget):
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "loss curve")
             return
+        smooth, level = [], self.values[0]
+        for v in self.values:  # an exponential moving average shows the trend through the noise
+            level = 0.9 * level + 0.1 * v
+            smooth.append(level)
         low, high = min(self.values), max(self.values)
         span = (high - low) or 1.0
-        w, h = self.width() - 8, self.height() - 8
-        points = [QPointF(4 + w * i / (len(self.values) - 1), 4 + h * (1 - (v - low) / span))
-                  for i, v in enumerate(self.values)]  # fmt: skip
+        w, h = self.width() - 8, self.height() - 20
+
+        def line(values):
+            return [QPointF(4 + w * i / (len(values) - 1), 16 + h * (1 - (v - low) / span))
+                    for i, v in enumerate(values)]  # fmt: skip
+
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(66, 133, 244), 1.5))
-        painter.drawPolyline(points)
+        painter.setPen(QPen(QColor(66, 133, 244, 90), 1))
+        painter.drawPolyline(line(self.values))
+        painter.setPen(QPen(QColor(66, 133, 244), 2))
+        painter.drawPolyline(line(smooth))
+        painter.setPen(self.palette().placeholderText().color())
+        painter.drawText(self.rect().adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         f"loss {smooth[-1]:.3f} (range {low:.2f}–{high:.2f})")  # fmt: skip
 
 
 class ModelPanel(QWidget):
@@ -77,7 +89,8 @@ class ModelPanel(QWidget):
         )
         form.addRow("Preset", self.preset)
         form.addRow("Iterations", self.iters)
-        form.addRow("Device", QLabel(device_name))
+        self.device = QLabel(device_name)
+        form.addRow("Device", self.device)
         self.train_button = QPushButton("Fine-tune")
         self.train_button.setToolTip("Train on the project's tags and corrected masks")
         self.resume_button = QPushButton("Resume")
@@ -108,6 +121,10 @@ class ModelPanel(QWidget):
     def _fine_tune_clicked(self) -> None:
         if ensure_backbone_weights(self, self.preset):  # ImageNet weights missing: ask how to go on
             self.fine_tune.emit()
+
+    def set_device(self, name: str) -> None:
+        """Show the device training will use (the CUDA GPU's name, or CPU)."""
+        self.device.setText(name)
 
     def set_busy(self, busy: bool) -> None:
         """Enable Cancel while work runs, the other buttons otherwise."""

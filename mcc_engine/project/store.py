@@ -24,8 +24,10 @@ from mcc_engine.data.masks import (
     IGNORE,
     encode_mask,
     mask_rel_path,
+    read_confidence,
     read_mask,
     voc_colormap,
+    write_confidence,
     write_mask,
 )
 from mcc_engine.errors import InputError
@@ -125,6 +127,7 @@ class Project:
         self.project_dir = root / PROJECT_FOLDER
         self.masks_dir = self.project_dir / "masks"
         self.confidence_dir = self.project_dir / "confidence"
+        self.cam_dir = self.project_dir / "cam"
         self.runs_dir = self.project_dir / "runs"
         self.readonly = readonly
         self.author = author or os.environ.get("USER") or "annotator"
@@ -261,6 +264,7 @@ class Project:
                 for r in self._db.execute("SELECT rel_path, present FROM images")
             }
             on_disk = {s.rel_path: s for s in folder.samples}
+            masks = _files_under(self.masks_dir)  # one walk, not a file check per image
             added = sorted(set(on_disk) - {p for p, present in known.items() if present})
             removed = sorted(p for p, present in known.items() if present and p not in on_disk)
             for rel in added:
@@ -271,7 +275,7 @@ class Project:
                 labels = (
                     self._map_labels(folder, on_disk[rel]) if not fresh else on_disk[rel].labels
                 )
-                state = "edited" if (self.masks_dir / mask_rel_path(rel)).is_file() else "new"
+                state = "edited" if masks and mask_rel_path(rel) in masks else "new"
                 self._db.execute("INSERT INTO images (rel_path, width, height, labels, state) VALUES (?,0,0,?,?)",
                                  (rel, _labels_text(labels), state))  # fmt: skip
             for rel in removed:
@@ -314,7 +318,7 @@ class Project:
             if not row:
                 continue
             del by_size[row["file_size"]][row["content_hash"]]
-            for folder in (self.masks_dir, self.confidence_dir):
+            for folder in (self.masks_dir, self.confidence_dir, self.cam_dir):
                 old_file, new_file = (
                     folder / mask_rel_path(row["rel_path"]),
                     folder / mask_rel_path(rel),
@@ -451,7 +455,7 @@ class Project:
                         (image_id, None if before is None else encode_mask(before), image.state, time.time()))  # fmt: skip
             pos = self._q("SELECT rev_pos FROM images WHERE id=?", (image_id,))[0][0]
             seq = pos + 1
-            png = encode_mask(mask)
+            png = encode_mask(mask)  # once, for the file and the revision: big masks are slow
             # The new file is renamed into place only once the revision is committed: a full disk
             # or a kill at any moment leaves the previous mask, and the database agreeing with it.
             with self._saving(self.mask_path(image)), atomic_path(self.mask_path(image)) as tmp:
@@ -522,15 +526,33 @@ class Project:
         """Go forward one revision."""
         return self._step(image_id, +1)
 
-    def save_proposal(self, image_id: int, mask: np.ndarray, *, score: float | None = None) -> bool:
-        """Store a model proposal unless a person edited or reviewed the image; returns whether it did."""
-        if self.image(image_id).state in ("edited", "reviewed"):
+    def save_proposal(self, image_id: int, mask: np.ndarray, *, score: float | None = None,
+                      confidence: np.ndarray | None = None, cam: np.ndarray | None = None) -> bool:  # fmt: skip
+        """Store a model proposal unless a person edited or reviewed the image; returns whether it did.
+
+        `confidence` and `cam` (H x W in [0, 1]) are kept as 8-bit PNGs for the app's heat map.
+        """
+        image = self.image(image_id)
+        if image.state in ("edited", "reviewed"):
             return False
-        path = self.mask_path(self.image(image_id))
+        path = self.mask_path(image)
         with self._saving(path):
+            for kind, values in (("confidence", confidence), ("cam", cam)):
+                if values is not None:
+                    write_confidence(self.heat_map_path(image, kind), values)
             write_mask(path, mask)
             self._q("UPDATE images SET state='proposed', score=? WHERE id=?", (score, image_id))
         return True
+
+    def heat_map_path(self, image: ImageInfo, kind: str) -> Path:
+        """Where the last proposal's `confidence` or `cam` map of an image lives."""
+        folder = {"confidence": self.confidence_dir, "cam": self.cam_dir}[kind]
+        return folder / mask_rel_path(image.rel_path)
+
+    def heat_map(self, image_id: int, kind: str) -> np.ndarray | None:
+        """The last proposal's confidence or CAM map (H x W uint8, 255 = 1.0), or None."""
+        path = self.heat_map_path(self.image(image_id), kind)
+        return read_confidence(path) if path.is_file() else None
 
     def corrected_images(self) -> list[str]:
         """Relative paths of images a person edited or reviewed."""
@@ -556,6 +578,15 @@ class Project:
             if Path(row[0]).is_file():
                 return Path(row[0])
         return None
+
+
+def _files_under(folder: Path) -> set[str]:
+    """Relative POSIX paths of the files under a folder (empty when it does not exist)."""
+    found = set()
+    for parent, _, files in os.walk(folder):
+        rel = Path(parent).relative_to(folder).as_posix()
+        found.update(name if rel == "." else f"{rel}/{name}" for name in files)
+    return found
 
 
 def _alive(pid: int) -> bool:

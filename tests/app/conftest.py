@@ -2,6 +2,10 @@
 
 import numpy as np
 import pytest
+
+# With torch loaded, each window asks it for the device directly instead of starting a probe
+# process (tests open many windows); test_device_probe covers the process.
+import torch  # noqa: F401
 from PySide6.QtCore import QCoreApplication, QSettings
 
 from mcc_engine.data.demo import write_demo
@@ -50,7 +54,8 @@ def make_window(qtbot, tmp_path):
 
 
 def saved_mask(window):
-    """The current image's mask as saved on disk."""
+    """The current image's mask as saved on disk (after the queued saves)."""
+    window.saver.flush()
     return window.project.load_mask(window.current.id)
 
 

@@ -45,7 +45,7 @@ def _drag(window, start, end):
 def test_a_brush_stroke_is_saved_to_disk(make_window):
     window = make_window()
     window.set_tool("brush")
-    window.class_list.setCurrentRow(0)
+    window.class_panel.pick_row(0)
     cls = window.canvas.current_class
     _drag(window, (10, 20), (60, 20))
     mask = saved_mask(window)
@@ -78,7 +78,7 @@ def test_fill_and_polygon(make_window):
     window.canvas.close_polygon()
     cls = window.canvas.current_class
     assert saved_mask(window)[20, 20] == cls
-    window.class_list.setCurrentRow(1)
+    window.class_panel.pick_row(1)
     window.set_tool("fill")
     QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      _view_point(window, 20, 20))  # fmt: skip
@@ -102,10 +102,16 @@ def test_shortcuts_pick_tools_and_classes(make_window):
     _key(window, Qt.Key.Key_B)
     assert window.canvas.tool == "brush"
     _key(window, Qt.Key.Key_2)
-    assert window.class_list.currentRow() == 1
+    assert window.class_panel.list.currentRow() == 1
     size = window.size_spin.value()
     _key(window, Qt.Key.Key_BracketRight)
     assert window.size_spin.value() == size + 2
+    _key(window, Qt.Key.Key_X)
+    assert window.canvas.tool == "replace"
+    _key(window, Qt.Key.Key_O)
+    assert window.canvas.overlay.outline
+    _key(window, Qt.Key.Key_C)
+    assert window.heat_combo.currentText() == "confidence"
 
 
 def test_fine_tune_keeps_the_window_responsive_then_propose(make_window, qtbot):
@@ -134,6 +140,10 @@ def test_fine_tune_keeps_the_window_responsive_then_propose(make_window, qtbot):
     states = {i.id: i.state for i in window.project.images()}
     assert states[edited] == "edited"
     assert sum(s == "proposed" for s in states.values()) == len(states) - 1
+    proposed = next(i for i, s in states.items() if s == "proposed")
+    confidence = window.project.heat_map(proposed, "confidence")
+    assert confidence is not None and confidence.shape == window.project.load_mask(proposed).shape
+    assert window.project.heat_map(edited, "cam") is None  # edited images keep no proposal
 
 
 def test_cancel_keeps_a_checkpoint(make_window, qtbot):
