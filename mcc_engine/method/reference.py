@@ -19,7 +19,13 @@ from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import sample_visible
 from mcc_engine.method.losses import classification_loss, segmentation_loss
 from mcc_engine.method.par import par_refine
-from mcc_engine.method.step import StepOutput, _combine, denormalise, mask_to_token_labels
+from mcc_engine.method.step import (
+    StepOutput,
+    _combine,
+    denormalise,
+    mask_roi_levels,
+    mask_to_token_labels,
+)
 
 
 @torch.no_grad()
@@ -135,6 +141,10 @@ def reference_step(
         levels = torch.ones_like(roi)
         levels[roi <= cfg.low_threshold] = 0
         levels[roi >= cfg.high_threshold] = 2
+        if batch["has_mask"][i]:
+            known = mask_roi_levels(batch["mask"][i : i + 1], p, low=cfg.low_threshold,
+                                    high=cfg.high_threshold)[0]  # fmt: skip
+            levels = torch.where(known >= 0, known, levels)
         for v in range(cfg.n_local):
             count = visible[i, v].sum()
             flags[i, v] = (levels * visible[i, v]).sum() > cfg.negative_ratio * count

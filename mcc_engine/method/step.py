@@ -84,6 +84,20 @@ def mask_to_token_labels(mask: torch.Tensor, patch: int) -> torch.Tensor:
     return torch.where((low == high) & (low != IGNORE), low, torch.full_like(low, IGNORE))
 
 
+def mask_roi_levels(mask: torch.Tensor, patch: int, *, low: float, high: float) -> torch.Tensor:
+    """(B, h, w) ROI levels 0 / 1 / 2 of corrected masks, -1 where a patch has no labelled pixel."""
+    # A patch's share of labelled pixels in a class stands in for the tagged CAM's max, and takes
+    # the same thresholds, so a corrected image's local views are flagged by its true foreground.
+    labelled = (mask != IGNORE).float()
+    fg = labelled * (mask != 0).float()
+    count = F.avg_pool2d(labelled[:, None], patch)[:, 0]
+    share = F.avg_pool2d(fg[:, None], patch)[:, 0] / count.clamp_min(1e-6)
+    levels = torch.ones_like(share)
+    levels[share <= low] = 0
+    levels[share >= high] = 2
+    return levels.masked_fill(count == 0, -1)
+
+
 def encode_visible_cls(model, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
     """CLS (B, V, D) of masked views: each view runs CLS plus its visible tokens only.
 
@@ -140,6 +154,10 @@ def train_step(
     guide = cam_aux if cfg.use_aux_cam(step, total_steps) else cam
     guide = F.interpolate(guide, size=(h, w), mode="bilinear", align_corners=False)
     levels = roi_levels(guide, labels, low=cfg.low_threshold, high=cfg.high_threshold)
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):  # corrected images: the mask's foreground split replaces the CAM's
+        known = mask_roi_levels(batch["mask"], p, low=cfg.low_threshold, high=cfg.high_threshold)
+        levels = torch.where(has_mask[:, None, None] & (known >= 0), known, levels)
     flags = view_flags(visible, levels, ratio=cfg.negative_ratio)
 
     global_cls = torch.stack([enc.cls[:b], enc.cls[b:]], dim=1)
@@ -157,7 +175,6 @@ def train_step(
     aux_grid = F.interpolate(cam_aux, size=(h, w), mode="bilinear", align_corners=False)
     token_labels = cam_to_label(aux_grid, labels, low=cfg.low_threshold, high=cfg.high_threshold,
                                 valid=box_mask(box, (h, w), stride=p))  # fmt: skip
-    has_mask = batch["has_mask"].bool()
     if bool(has_mask.any()):
         corrected = mask_to_token_labels(batch["mask"], p)
         token_labels = torch.where(has_mask[:, None, None], corrected, token_labels)
