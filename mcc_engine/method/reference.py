@@ -23,6 +23,7 @@ from mcc_engine.method.step import (
     StepOutput,
     _combine,
     denormalise,
+    mask_cam_loss,
     mask_roi_levels,
     mask_to_token_labels,
 )
@@ -191,6 +192,11 @@ def reference_step(
     for i in range(b):
         if batch["has_mask"][i]:
             token_labels[i] = corrected[i]
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):
+        parts["cam_mask"] = mask_cam_loss(model, main["tokens"][has_mask],
+                                          main["aux_tokens"][has_mask], batch["mask"][has_mask],
+                                          labels[has_mask])  # fmt: skip
     parts["aff"] = _affinity_one_by_one(main["tokens"], token_labels)
 
     seg = F.interpolate(main["seg"], size=(height, width), mode="bilinear", align_corners=False)

@@ -8,10 +8,16 @@ import torch.nn.functional as F
 from mcc_engine.data.dataset import TrainDataset, corrected_sampling_weights
 from mcc_engine.data.demo import write_demo
 from mcc_engine.data.folder import load_data_folder
+from mcc_engine.method.cam import normalise_cam
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.local_masks import sample_visible, view_flags
 from mcc_engine.method.losses import affinity_loss, segmentation_loss
-from mcc_engine.method.step import mask_roi_levels, mask_to_token_labels, train_step
+from mcc_engine.method.step import (
+    mask_cam_loss,
+    mask_roi_levels,
+    mask_to_token_labels,
+    train_step,
+)
 from mcc_engine.train.trainer import _epoch_order
 from tests.engine.tiny import tiny_batch, tiny_model
 
@@ -105,6 +111,46 @@ def test_changing_a_corrected_mask_changes_the_losses_and_an_uncorrected_mask_ch
     assert used.parts["seg"] != pytest.approx(base.parts["seg"], abs=1e-4)
 
 
+def test_the_cam_mask_loss_counts_for_corrected_images_only():
+    _, weak = _step(tiny_batch(corrected=False))
+    assert weak.parts["cam_mask"] == 0.0
+    batch = tiny_batch()
+    _, base = _step(batch)
+    assert base.parts["cam_mask"] > 0.0
+    batch["mask"][1, :40] = 0
+    _, changed = _step(batch)
+    assert changed.parts["cam_mask"] != pytest.approx(base.parts["cam_mask"], abs=1e-5)
+    # It counts in the total with weight 1 (the method's parts keep the paper's weights).
+    parts = base.parts
+    weighted = (parts["cls"] + parts["cls_aux"] + 0.2 * parts["aff"] + 0.5 * parts["mcc"]
+                + 0.1 * parts["seg"] + 0.05 * parts["reg"] + parts["cam_mask"])  # fmt: skip
+    assert parts["total"] == pytest.approx(weighted, abs=1e-5)
+
+
+def test_the_cam_mask_loss_teaches_the_cams_background_foreground_split():
+    model = tiny_model()
+    images = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(3))
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    mask = torch.zeros(2, 48, 48, dtype=torch.long)
+    mask[0, :24, :24] = 1
+    mask[0, 24:, 24:] = 3
+    mask[1, 16:40, 8:32] = 2
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(40):
+        enc = model.encode(images)
+        loss = mask_cam_loss(model, enc.tokens, enc.aux_tokens, mask, labels)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        cam = normalise_cam(model.cam(images).relu())
+    target = mask_to_token_labels(mask, 8)
+    for i, k in ((0, 1), (0, 3), (1, 2)):
+        inside = cam[i, k - 1][target[i] == k]
+        outside = cam[i, k - 1][(target[i] != k) & (target[i] != 255)]
+        assert float(inside.min()) > 0.5 > float(outside.max())
+
+
 def test_corrected_masks_count_only_after_the_seg_warm_up_for_the_seg_loss():
     batch = tiny_batch()
     model = tiny_model()
@@ -143,3 +189,33 @@ def test_sampling_draws_corrected_images_three_times_as_often(demo):
     assert not item["has_mask"] and bool((item["mask"] == 255).all())
     item = dataset[0]
     assert item["has_mask"] and bool((item["mask"] != 255).any())
+
+
+def test_the_hitl_bench_round_corrects_fine_tunes_and_proposes_for_the_rest(tmp_path):
+    from bench.hitl import Arm, Setup, round_zero, run_round
+
+    write_demo(tmp_path / "demo", count=6, seed=3)
+    folder = load_data_folder(tmp_path / "demo")
+    setup = Setup(work=tmp_path, folder=folder, truth=tmp_path / "demo" / "ground_truth",
+                  preset="tiny", round_iters=2, per_round=2)  # fmt: skip
+    start = round_zero(setup, 2, reuse=False)
+    assert len(start.scores) == 6 and 0.0 <= start.miou[0] <= 1.0
+    worst = sorted(start.scores, key=lambda rel: (-start.scores[rel], rel))[:2]
+    arm = Arm("uncertainty", start.checkpoint, start.proposals, dict(start.scores))
+    value = run_round(setup, arm, 1)
+    assert arm.corrected == worst
+    assert 0.0 <= value <= 1.0 and arm.miou == [value]
+    rest = {s.rel_path for s in folder.samples} - set(worst)
+    assert set(arm.scores) == rest  # new proposals (and scores) only for the uncorrected images
+    written = {p.relative_to(arm.proposals).as_posix() for p in arm.proposals.rglob("*.png")}
+    assert written == {rel.replace(".jpg", ".png") for rel in rest}
+    settings = (tmp_path / "uncertainty" / "round1" / "config.json").read_text()
+    assert str(start.checkpoint) in settings and "masks" in settings
+    for rel in worst:  # the simulated annotator's corrections are the true masks
+        name = rel.replace(".jpg", ".png")
+        assert (tmp_path / "uncertainty" / "masks" / name).read_bytes() == (
+            tmp_path / "demo" / "ground_truth" / name
+        ).read_bytes()
+    other = Arm("random", start.checkpoint, start.proposals, dict(start.scores))
+    run_round(setup, other, 1)
+    assert len(other.corrected) == 2 and len(set(other.corrected)) == 2
