@@ -48,6 +48,7 @@ class Setup:
     round_iters: int
     per_round: int
     source: str = "cam"
+    refine: str = "par"
     lr: float | None = None
     seed: int = 0
 
@@ -105,7 +106,8 @@ def run_round(setup: Setup, arm: Arm, round_index: int) -> float:
     todo = arm.uncorrected(setup.folder)
     arm.proposals = setup.work / arm.name / f"proposals{round_index}"
     result = infer_folder(checkpoint=arm.checkpoint, data=setup.folder, out=arm.proposals,
-                          source=setup.source, only=set(todo), device="cpu")  # fmt: skip
+                          source=setup.source, refine=setup.refine, only=set(todo),
+                          device="cpu")  # fmt: skip
     arm.scores = result.scores
     value = pool_miou(setup, arm.proposals, todo)
     arm.miou.append(value)
@@ -122,7 +124,7 @@ def round_zero(setup: Setup, iters: int | None, reuse: bool) -> Arm:
               folder=setup.folder)  # fmt: skip
     proposals = setup.work / "proposals0"
     result = infer_folder(checkpoint=run / "last.pt", data=setup.folder, out=proposals,
-                          source=setup.source, device="cpu")  # fmt: skip
+                          source=setup.source, refine=setup.refine, device="cpu")  # fmt: skip
     images = [s.rel_path for s in setup.folder.samples]
     start = Arm("start", run / "last.pt", proposals, result.scores)
     start.miou.append(pool_miou(setup, proposals, images))

@@ -192,12 +192,12 @@ def test_sampling_draws_corrected_images_three_times_as_often(demo):
 
 
 def test_the_hitl_bench_round_corrects_fine_tunes_and_proposes_for_the_rest(tmp_path):
-    from bench.hitl import Arm, Setup, round_zero, run_round
+    from bench.hitl import Arm, Setup, pick, round_zero, run_round
 
     write_demo(tmp_path / "demo", count=6, seed=3)
     folder = load_data_folder(tmp_path / "demo")
     setup = Setup(work=tmp_path, folder=folder, truth=tmp_path / "demo" / "ground_truth",
-                  preset="tiny", round_iters=2, per_round=2)  # fmt: skip
+                  preset="tiny", round_iters=2, per_round=2, refine="none")  # fmt: skip
     start = round_zero(setup, 2, reuse=False)
     assert len(start.scores) == 6 and 0.0 <= start.miou[0] <= 1.0
     worst = sorted(start.scores, key=lambda rel: (-start.scores[rel], rel))[:2]
@@ -217,5 +217,6 @@ def test_the_hitl_bench_round_corrects_fine_tunes_and_proposes_for_the_rest(tmp_
             tmp_path / "demo" / "ground_truth" / name
         ).read_bytes()
     other = Arm("random", start.checkpoint, start.proposals, dict(start.scores))
-    run_round(setup, other, 1)
-    assert len(other.corrected) == 2 and len(set(other.corrected)) == 2
+    drawn = pick(setup, other, 1)
+    assert len(set(drawn)) == 2 and drawn == pick(setup, other, 1)  # seeded
+    assert pick(setup, Arm("none", start.checkpoint, start.proposals, {}), 1) == []
