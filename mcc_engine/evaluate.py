@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,16 +30,25 @@ def confusion(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
 
 
 def evaluate_folders(
-    pred_dir: str | Path, gt_dir: str | Path, *, classes: list[str] | None = None
+    pred_dir: str | Path,
+    gt_dir: str | Path,
+    *,
+    classes: list[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> Scores:
-    """IoU of every class over all masks of `gt_dir` against the same paths in `pred_dir`."""
+    """Per-class IoU of the masks of `gt_dir` (or the relative paths in `only`) vs `pred_dir`."""
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     for folder in (pred_dir, gt_dir):
         if not folder.is_dir():
             raise InputError(folder, "mask folder not found")
     gts = sorted(p for p in gt_dir.rglob("*.png") if not p.name.startswith("."))
+    if only is not None:
+        wanted = set(only)
+        gts = [p for p in gts if p.relative_to(gt_dir).as_posix() in wanted]
     if not gts:
-        raise InputError(gt_dir, "no masks (*.png)")
+        raise InputError(
+            gt_dir, "no masks (*.png)" if only is None else "none of the masks asked for"
+        )
     pairs = []
     top = 0
     for gt_path in gts:

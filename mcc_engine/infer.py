@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from mcc_engine.atomic import atomic_write_text
 from mcc_engine.data.folder import DataFolder, load_data_folder
 from mcc_engine.data.images import read_image
-from mcc_engine.data.masks import mask_rel_path, write_confidence, write_mask
+from mcc_engine.data.masks import IGNORE, mask_rel_path, write_confidence, write_mask
 from mcc_engine.errors import InputError
 from mcc_engine.method.cam import multiscale_cams
 from mcc_engine.method.par import par_refine
@@ -28,32 +29,72 @@ MAX_SIDE: Final = 1024  # longer side the network sees; results are resized back
 PAR_SIDE: Final = 512  # PAR runs at most at this size; its effect is on edges, not detail
 SHARPNESS: Final = 0.1  # softmax temperature turning refined scores into a confidence
 SEG_SCALES: Final = (1.0, 1.25, 1.5)
+# Weights of the uncertainty's signals (Prediction.signals), each in [0, 1]. Chosen on the demo's
+# round-0 model (320 images): per-image error ranks with low confidence (Spearman 0.56) and
+# disagreement (0.47), which together pick the worst tenth best; the head's stray classes are noisy
+# while the head is young (0.14), so they weigh less. A missing tag is rare but always a real error.
+W_DISAGREE: Final = 1.0
+W_MISSING: Final = 0.5
+W_UNNAMED: Final = 0.25
 
 
 @dataclass
 class Prediction:
-    """A pseudo-mask (class indices), its per-pixel confidence in [0, 1], and the CAMs."""
+    """A pseudo-mask (class indices), its per-pixel confidence in [0, 1], and the CAMs.
+
+    `rival` is the other source's mask over the same classes (the segmentation head's when the mask
+    came from the CAMs, the CAMs' when it came from the head) and `head` the head's own argmax over
+    every class; both are None when the segmentation head is untrained.
+    """
 
     mask: np.ndarray
     confidence: np.ndarray
     cam: np.ndarray
+    rival: np.ndarray | None = None
+    head: np.ndarray | None = None
 
     def uncertainty(self, labels: Iterable[int]) -> float:
-        """1 - mean confidence, plus 0.5 for each tagged class missing from the mask (per tag)."""
-        labels = list(labels)
+        """U = low_confidence + disagreement + 0.5 missing + 0.25 unnamed (higher is worse)."""
+        s = self.signals(labels)
+        return float(s["low_confidence"] + W_DISAGREE * s["disagreement"]
+                     + W_MISSING * s["missing"] + W_UNNAMED * s["unnamed"])  # fmt: skip
+
+    def signals(self, labels: Iterable[int]) -> dict[str, float]:
+        """The uncertainty's parts, each in [0, 1].
+
+        low_confidence: 1 - mean per-pixel confidence. disagreement: share of pixels where the CAM
+        pseudo-label and the segmentation head (restricted to the tags) differ, 0 without a trained
+        head. missing: share of the tags the mask does not contain. unnamed: share of pixels where
+        the mask, or the head free to choose any class, names a class the tags do not.
+        """
+        tags = sorted({int(k) for k in labels})
         present = set(np.unique(self.mask).tolist())
-        missing = sum(1 for k in labels if k not in present) / max(1, len(labels))
-        return float(1.0 - self.confidence.mean() + 0.5 * missing)
+        named = np.zeros(256, bool)
+        named[[0, IGNORE, *tags]] = True
+        stray = ~named[self.mask]
+        if self.head is not None:
+            stray |= ~named[self.head]
+        disagreement = 0.0
+        if self.rival is not None:
+            disagreement = float((self.rival != self.mask).mean())
+        return {
+            "low_confidence": float(1.0 - self.confidence.mean()),
+            "disagreement": disagreement,
+            "missing": sum(1 for k in tags if k not in present) / max(1, len(tags)),
+            "unnamed": float(stray.mean()),
+        }
 
 
 class Predictor:
     """A trained model ready to propose masks."""
 
-    def __init__(self, model: MCCNet, classes: list[str], device: torch.device) -> None:
+    def __init__(self, model: MCCNet, classes: list[str], device: torch.device, *,
+                 head_trained: bool = True) -> None:  # fmt: skip
         self.model = model.eval().to(device)
         self.classes = classes
         self.device = device
         self.bg_threshold = 0.45
+        self.head_trained = head_trained
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str = "auto") -> Predictor:
@@ -68,7 +109,8 @@ class Predictor:
             raise InputError(
                 path, f"weights do not fit the model ({str(exc).splitlines()[0]})"
             ) from None
-        return cls(model, list(data["classes"]), pick_device(device))
+        return cls(model, list(data["classes"]), pick_device(device),
+                   head_trained=head_trained(data))  # fmt: skip
 
     def _input(self, image: np.ndarray, side: int) -> torch.Tensor:
         height, width = image.shape[:2]
@@ -93,11 +135,16 @@ class Predictor:
         allowed[0] = True
         allowed[[i for i in labels if 1 <= i <= k]] = True
         cam, _ = multiscale_cams(self.model, x)
+        bg = torch.full_like(cam[:, :1], self.bg_threshold)
+        cam_scores = torch.cat([bg, cam], dim=1)
+        head = None
         if source == "seg":
-            scores = self._seg_scores(x)
+            head = self._seg_scores(x)
+            scores, rival_scores = head, cam_scores
         elif source == "cam":
-            bg = torch.full_like(cam[:, :1], self.bg_threshold)
-            scores = torch.cat([bg, cam], dim=1)
+            # One flipped pair at scale 1 is enough for a per-image disagreement signal.
+            head = self._seg_scores(x, scales=(1.0,)) if self.head_trained else None
+            scores, rival_scores = cam_scores, head
         else:
             raise InputError(None, f"unknown source {source!r}; use cam or seg")
         scores = scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
@@ -116,21 +163,43 @@ class Predictor:
             probs = torch.from_numpy(dense_crf(image, probs.cpu().numpy())).to(self.device)
         confidence, mask = probs.max(dim=0)
         cam_full = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)[0]
+        rival = free = None
+        if self.head_trained:
+            rival_scores = rival_scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
+            rival = _argmax_at(rival_scores, (height, width))
+            free = _argmax_at(head, (height, width))
         return Prediction(mask=mask.to(torch.uint8).cpu().numpy(),
                           confidence=confidence.float().clamp(0, 1).cpu().numpy(),
-                          cam=cam_full.float().cpu().numpy())  # fmt: skip
+                          cam=cam_full.float().cpu().numpy(), rival=rival, head=free)  # fmt: skip
 
-    def _seg_scores(self, x: torch.Tensor) -> torch.Tensor:
+    def _seg_scores(self, x: torch.Tensor, scales=SEG_SCALES) -> torch.Tensor:
         size = x.shape[-2:]
         p = self.model.patch_size
         total = 0.0
-        for scale in SEG_SCALES:
+        for scale in scales:
             scaled = (round(size[0] * scale / p) * p, round(size[1] * scale / p) * p)
             xs = F.interpolate(x, size=scaled, mode="bilinear", align_corners=False)
             logits = self.model.seg_logits(torch.cat([xs, xs.flip(-1)]))
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
             total = total + logits[:1] + logits[1:].flip(-1)
-        return total / (2 * len(SEG_SCALES))
+        return total / (2 * len(scales))
+
+
+def _argmax_at(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """The class map of scores (1, C, h, w), resized to `size` by nearest neighbour (uint8)."""
+    index = scores[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+    return cv2.resize(index, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def head_trained(checkpoint: dict) -> bool:
+    """Whether a checkpoint's seg head has learnt: past its run's seg warm-up, or via --init."""
+    # Files from elsewhere (the authors' checkpoints) carry no run settings and come trained.
+    train_cfg = checkpoint.get("train_config") or {}
+    if "iters" not in train_cfg or "step" not in checkpoint or train_cfg.get("init"):
+        return True
+    warm = float((checkpoint.get("method_config") or {}).get("seg_warmup_fraction", 0.1))
+    seg_on = int(checkpoint["step"]) > int(warm * int(train_cfg["iters"]))
+    return seg_on and float(train_cfg.get("w_seg", 0.1)) > 0
 
 
 def dense_crf(image: np.ndarray, probs: np.ndarray) -> np.ndarray:

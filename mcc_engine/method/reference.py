@@ -19,7 +19,14 @@ from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import sample_visible
 from mcc_engine.method.losses import classification_loss, segmentation_loss
 from mcc_engine.method.par import par_refine
-from mcc_engine.method.step import StepOutput, _combine, denormalise, mask_to_token_labels
+from mcc_engine.method.step import (
+    StepOutput,
+    _combine,
+    denormalise,
+    mask_cam_loss,
+    mask_roi_levels,
+    mask_to_token_labels,
+)
 
 
 @torch.no_grad()
@@ -135,6 +142,10 @@ def reference_step(
         levels = torch.ones_like(roi)
         levels[roi <= cfg.low_threshold] = 0
         levels[roi >= cfg.high_threshold] = 2
+        if batch["has_mask"][i]:
+            known = mask_roi_levels(batch["mask"][i : i + 1], p, low=cfg.low_threshold,
+                                    high=cfg.high_threshold)[0]  # fmt: skip
+            levels = torch.where(known >= 0, known, levels)
         for v in range(cfg.n_local):
             count = visible[i, v].sum()
             flags[i, v] = (levels * visible[i, v]).sum() > cfg.negative_ratio * count
@@ -181,6 +192,11 @@ def reference_step(
     for i in range(b):
         if batch["has_mask"][i]:
             token_labels[i] = corrected[i]
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):
+        parts["cam_mask"] = mask_cam_loss(model, main["tokens"][has_mask],
+                                          main["aux_tokens"][has_mask], batch["mask"][has_mask],
+                                          labels[has_mask])  # fmt: skip
     parts["aff"] = _affinity_one_by_one(main["tokens"], token_labels)
 
     seg = F.interpolate(main["seg"], size=(height, width), mode="bilinear", align_corners=False)

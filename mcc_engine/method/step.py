@@ -5,6 +5,7 @@ masked local views run only their visible tokens, and nothing loops over images 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,9 @@ from mcc_engine.method.losses import (
     segmentation_loss,
 )
 from mcc_engine.method.par import par_refine
+
+# Weight of the token-CAM loss on corrected images (a product addition, not part of MCC).
+CAM_MASK_WEIGHT: Final = 1.0
 
 
 @dataclass
@@ -84,6 +88,38 @@ def mask_to_token_labels(mask: torch.Tensor, patch: int) -> torch.Tensor:
     return torch.where((low == high) & (low != IGNORE), low, torch.full_like(low, IGNORE))
 
 
+def mask_roi_levels(mask: torch.Tensor, patch: int, *, low: float, high: float) -> torch.Tensor:
+    """(B, h, w) ROI levels 0 / 1 / 2 of corrected masks, -1 where a patch has no labelled pixel."""
+    # A patch's share of labelled pixels in a class stands in for the tagged CAM's max, and takes
+    # the same thresholds, so a corrected image's local views are flagged by its true foreground.
+    labelled = (mask != IGNORE).float()
+    fg = labelled * (mask != 0).float()
+    count = F.avg_pool2d(labelled[:, None], patch)[:, 0]
+    share = F.avg_pool2d(fg[:, None], patch)[:, 0] / count.clamp_min(1e-6)
+    levels = torch.ones_like(share)
+    levels[share <= low] = 0
+    levels[share >= high] = 2
+    return levels.masked_fill(count == 0, -1)
+
+
+def mask_cam_loss(model, tokens, aux_tokens, mask, labels) -> torch.Tensor:
+    """Token CAMs (final and aux) of corrected images against their masks, as binary labels."""
+    # Every tagged class's CAM logit at a single-class patch is pushed up where the patch is that
+    # class and down elsewhere; foreground and background tokens weigh half each, as in the seg
+    # loss. This trains the CAMs' background / foreground split on the images people corrected.
+    target = mask_to_token_labels(mask, model.patch_size)
+    classes = torch.arange(1, labels.shape[1] + 1, device=mask.device).view(1, -1, 1, 1)
+    inside = target[:, None] == classes
+    known = (target != IGNORE)[:, None] & labels.bool()[:, :, None, None]
+    terms = []
+    for chosen, aux in ((tokens, False), (aux_tokens, True)):
+        logits = model.cam_from_tokens(chosen, aux=aux).float()
+        bce = F.binary_cross_entropy_with_logits(logits, inside.float(), reduction="none")
+        for part in (known & inside, known & ~inside):
+            terms.append((bce * part).sum() / part.sum() if part.any() else bce.sum() * 0.0)
+    return sum(terms) / 4
+
+
 def encode_visible_cls(model, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
     """CLS (B, V, D) of masked views: each view runs CLS plus its visible tokens only.
 
@@ -140,6 +176,10 @@ def train_step(
     guide = cam_aux if cfg.use_aux_cam(step, total_steps) else cam
     guide = F.interpolate(guide, size=(h, w), mode="bilinear", align_corners=False)
     levels = roi_levels(guide, labels, low=cfg.low_threshold, high=cfg.high_threshold)
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):  # corrected images: the mask's foreground split replaces the CAM's
+        known = mask_roi_levels(batch["mask"], p, low=cfg.low_threshold, high=cfg.high_threshold)
+        levels = torch.where(has_mask[:, None, None] & (known >= 0), known, levels)
     flags = view_flags(visible, levels, ratio=cfg.negative_ratio)
 
     global_cls = torch.stack([enc.cls[:b], enc.cls[b:]], dim=1)
@@ -157,10 +197,11 @@ def train_step(
     aux_grid = F.interpolate(cam_aux, size=(h, w), mode="bilinear", align_corners=False)
     token_labels = cam_to_label(aux_grid, labels, low=cfg.low_threshold, high=cfg.high_threshold,
                                 valid=box_mask(box, (h, w), stride=p))  # fmt: skip
-    has_mask = batch["has_mask"].bool()
     if bool(has_mask.any()):
         corrected = mask_to_token_labels(batch["mask"], p)
         token_labels = torch.where(has_mask[:, None, None], corrected, token_labels)
+        parts["cam_mask"] = mask_cam_loss(model, tokens[has_mask], aux_tokens[has_mask],
+                                          batch["mask"][has_mask], labels[has_mask])  # fmt: skip
     parts["aff"] = affinity_loss(tokens, token_labels)
 
     seg_on = cfg.seg_active(step, total_steps)
@@ -180,11 +221,13 @@ def train_step(
 
 def _combine(parts, cfg: MethodConfig, *, seg_on: bool, n_positive) -> StepOutput:
     weights = {"cls": cfg.w_cls, "cls_aux": cfg.w_cls_aux, "aff": cfg.w_aff, "mcc": cfg.w_mcc,
-               "seg": cfg.w_seg if seg_on else 0.0, "reg": cfg.w_reg if seg_on else 0.0}  # fmt: skip
+               "seg": cfg.w_seg if seg_on else 0.0, "reg": cfg.w_reg if seg_on else 0.0,
+               "cam_mask": CAM_MASK_WEIGHT}  # fmt: skip
     total = sum(weights[name] * value for name, value in parts.items())
     floats = {name: float(value.detach()) for name, value in parts.items()}
     floats.setdefault("seg", 0.0)
     floats.setdefault("reg", 0.0)
+    floats.setdefault("cam_mask", 0.0)
     floats["total"] = float(total.detach())
     floats["positive_locals"] = float(n_positive)
     return StepOutput(loss=total, parts=floats)
