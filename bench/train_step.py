@@ -2,7 +2,9 @@
 
 Both run on the same inputs, seed and model in one process; the ratio is the speed-up. Phases:
 'warm-up' (first 10% of iterations: no segmentation loss) and 'full' (every loss). The first
-step of each measurement is a warm-up and is not counted; the median of the rest is printed.
+round is a warm-up and is not counted; the median of the rest is printed. The faithful and the
+fast step alternate, so a load from other processes hits both alike; wall seconds and this
+process's CPU seconds are both printed (on a shared machine, CPU seconds are the steadier).
 Run: python bench/train_step.py [--steps N] [--threads N]
 """
 
@@ -48,18 +50,26 @@ def _batch(b: int, size: int, k: int) -> dict[str, torch.Tensor]:
     }
 
 
-def _time(fn, model, batch, step: int, steps: int) -> float:
+def _step(fn, model, batch, step: int, seed: int) -> tuple[float, float]:
     cfg = MethodConfig()
-    times = []
-    for i in range(steps + 1):  # the first step warms caches and is not counted
-        start = time.perf_counter()
-        out = fn(model, batch, step=step, total_steps=100, cfg=cfg,
-                 generator=torch.Generator().manual_seed(i))  # fmt: skip
-        out.loss.backward()
-        model.zero_grad(set_to_none=True)
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(model, batch, step=step, total_steps=100, cfg=cfg,
+             generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    out.loss.backward()
+    model.zero_grad(set_to_none=True)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _compare(model, batch, step: int, steps: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each step function; the two alternate, so load hits both."""
+    times: dict[str, list[tuple[float, float]]] = {"faithful": [], "fast": []}
+    for i in range(steps + 1):  # the first round warms caches and is not counted
+        for name, fn in (("faithful", reference_step), ("fast", train_step)):
+            measured = _step(fn, model, batch, step, i)
+            if i:
+                times[name].append(measured)
+    return {name: (statistics.median(t[0] for t in runs), statistics.median(t[1] for t in runs))
+            for name, runs in times.items()}  # fmt: skip
 
 
 def main() -> None:
@@ -69,18 +79,19 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.steps} steps")
-    print(f"{'case':<52} {'phase':<8} {'faithful s':>10} {'fast s':>8} {'ratio':>6}")
+    print(f"{'case':<52} {'phase':<8} {'faithful s':>10} {'fast s':>8} {'ratio':>6}"
+          f" {'CPU: faithful s':>15} {'fast s':>8} {'ratio':>6}")  # fmt: skip
     for name, (preset, crop, batch) in CASES.items():
         torch.manual_seed(0)
         model = build_model(ModelConfig(backbone=preset["backbone"], num_classes=20, img_size=crop,
                                         **preset["model"]))  # fmt: skip
         data = _batch(batch, crop, 20)
         for phase, step in (("warm-up", 5), ("full", 50)):
-            slow = _time(reference_step, model, data, step, args.steps)
-            fast = _time(train_step, model, data, step, args.steps)
-            print(
-                f"{name:<52} {phase:<8} {slow:>10.2f} {fast:>8.2f} {slow / fast:>5.1f}x", flush=True
-            )
+            t = _compare(model, data, step, args.steps)
+            (slow, slow_cpu), (fast, fast_cpu) = t["faithful"], t["fast"]
+            print(f"{name:<52} {phase:<8} {slow:>10.2f} {fast:>8.2f} {slow / fast:>5.1f}x"
+                  f" {slow_cpu:>15.2f} {fast_cpu:>8.2f} {slow_cpu / fast_cpu:>5.1f}x",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -45,12 +45,15 @@ def multiscale_cams(
     *,
     scales: Sequence[float] = (1.0, 0.5, 1.5),
     main_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
+    classes: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(final CAM, aux CAM), each (B, K, H, W) in [0, 1], from images and their flips.
 
     One encoder pass per scale serves the image, its flip, the final and the aux CAM.
     `main_tokens` (final, aux tokens of `images` from the training pass, any grad) lets scale 1.0
     run the flipped images only; callers pass them only when the encoder is deterministic.
+    `classes` (1-D indices) limits the upsampling and normalisation to those classes; the other
+    channels are returned as zeros (for callers that mask the CAM with the tags anyway).
     """
     b, _, height, width = images.shape
     total = total_aux = None
@@ -66,11 +69,18 @@ def multiscale_cams(
         cams = []
         for tokens, aux in zip(token_sets, (False, True)):
             cam = model.cam_from_tokens(tokens, aux=aux).float()
+            if classes is not None:
+                cam = cam[:, classes]
             cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
             cams.append(F.relu(torch.maximum(cam[:b], cam[b:].flip(-1))))
         total = cams[0] if total is None else total + cams[0]
         total_aux = cams[1] if total_aux is None else total_aux + cams[1]
-    return normalise_cam(total), normalise_cam(total_aux)
+    if classes is None:
+        return normalise_cam(total), normalise_cam(total_aux)
+    k = model.classifier.out_channels
+    full = total.new_zeros(2, b, k, height, width)
+    full[:, :, classes] = torch.stack([normalise_cam(total), normalise_cam(total_aux)])
+    return full[0], full[1]
 
 
 def multiscale_cam(

@@ -48,8 +48,17 @@ def crf_energy_loss(
     # The authors pass sigma_xy * scale_factor to the half-resolution filter.
     pos = torch.stack([ys.flatten(), xs.flatten()], dim=-1) / (0.5 * sigma_xy)
     col = img.flatten(2).transpose(1, 2) / sigma_rgb  # (B, N, 3)
-    dist = torch.cdist(col, col).pow(2) + torch.cdist(pos, pos).pow(2)[None]
-    kernel = torch.exp(-0.5 * dist)
+    # Squared distances as |a|^2 + |b|^2 - 2 a.b, written in place into one (B, N, N) buffer;
+    # the position term is the same for every image.
+    sq = col.square().sum(-1)
+    dist = torch.baddbmm(sq[:, :, None] + sq[:, None, :], col, col.transpose(1, 2), alpha=-2.0)
+    pos_sq = pos.square().sum(-1)
+    dist.clamp_(min=0.0).add_(
+        torch.addmm(pos_sq[:, None] + pos_sq[None, :], pos, pos.T, alpha=-2.0).clamp_(min=0.0)
+    )
+    # exp is many times slower on large negative arguments (its underflow path); below -80 the
+    # kernel is < 2e-35, nothing next to the diagonal's 1, so the argument is clamped there.
+    kernel = dist.mul_(-0.5).clamp_(min=-80.0).exp_()
     s = seg.flatten(2)  # (B, C, N)
     energy = (torch.bmm(s, kernel) * s).sum() * cell_area**2
     return -weight * energy / b
