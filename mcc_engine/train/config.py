@@ -67,6 +67,7 @@ class TrainConfig:
     w_mcc: float = 0.5
     w_seg: float = 0.1
     w_reg: float = 0.05
+    mask_cell: int | None = None
     masks: str | None = None
     mask_images: list[str] | None = None
     corrected_ratio: float = 3.0
