@@ -50,8 +50,10 @@ def test_demo_train_infer_eval_pipeline(demo, tmp_path, capsys):
     assert len(scores.read_text().splitlines()) == 11
     capsys.readouterr()
     assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth")]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("mIoU ") and 0.0 <= float(last.split()[1]) <= 1.0
+    table = capsys.readouterr().out.strip().splitlines()
+    assert table[-1].startswith("mIoU ") and 0.0 <= float(table[-1].split()[1]) <= 1.0
+    # classes.txt beside ground_truth/ names the rows
+    assert [row.split()[0] for row in table[:-1]] == ["background", "sun", "leaf", "fish", "boat"]
     assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth"), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["iou"]) == 5
     assert main(["infer", "--checkpoint", str(run / "last.pt"), "--data", str(demo), "--out",
