@@ -56,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="per-class IoU and mIoU of predicted masks")
     ev.add_argument("--pred", required=True, type=Path)
     ev.add_argument("--gt", required=True, type=Path)
-    ev.add_argument("--classes", type=Path)
+    ev.add_argument("--classes", type=Path, help="class names (default: classes.txt beside --gt)")
     ev.add_argument("--json", action="store_true")
 
     export = sub.add_parser("export", help="write a VOC or COCO dataset")
@@ -137,7 +137,10 @@ def _cmd_eval(args) -> int:
     from mcc_engine.data.folder import read_classes
     from mcc_engine.evaluate import evaluate_folders
 
-    classes = read_classes(args.classes) if args.classes else None
+    listed = args.classes
+    if listed is None and (args.gt.parent / "classes.txt").is_file():
+        listed = args.gt.parent / "classes.txt"  # a data folder's ground_truth/ sits beside it
+    classes = read_classes(listed) if listed else None
     scores = evaluate_folders(args.pred, args.gt, classes=classes)
     if args.json:
         print(json.dumps({"classes": scores.names, "iou": scores.iou, "miou": scores.miou,

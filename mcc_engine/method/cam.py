@@ -45,14 +45,21 @@ def multiscale_cams(
     *,
     scales: Sequence[float] = (1.0, 0.5, 1.5),
     main_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
+    labels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(final CAM, aux CAM), each (B, K, H, W) in [0, 1], from images and their flips.
 
     One encoder pass per scale serves the image, its flip, the final and the aux CAM.
     `main_tokens` (final, aux tokens of `images` from the training pass, any grad) lets scale 1.0
     run the flipped images only; callers pass them only when the encoder is deterministic.
+    `labels` (B, K multi-hot) limits the upsampling and normalisation to each image's tagged
+    classes; its other channels are returned as zeros (for callers that mask the CAM with the
+    tags anyway).
     """
     b, _, height, width = images.shape
+    if labels is not None:
+        slots, tagged = tagged_slots(labels)
+        pick = torch.cat([slots, slots])[:, :, None, None]  # the flipped half: the same images
     total = total_aux = None
     for scale in scales:
         x = _resize_to_patches(images, scale, model.patch_size)
@@ -66,11 +73,33 @@ def multiscale_cams(
         cams = []
         for tokens, aux in zip(token_sets, (False, True)):
             cam = model.cam_from_tokens(tokens, aux=aux).float()
+            if labels is not None:
+                cam = torch.gather(cam, 1, pick.expand(-1, -1, *cam.shape[-2:]))
             cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
             cams.append(F.relu(torch.maximum(cam[:b], cam[b:].flip(-1))))
         total = cams[0] if total is None else total + cams[0]
         total_aux = cams[1] if total_aux is None else total_aux + cams[1]
-    return normalise_cam(total), normalise_cam(total_aux)
+    if labels is None:
+        return normalise_cam(total), normalise_cam(total_aux)
+    index = slots[:, :, None, None].expand(-1, -1, height, width)
+    keep = tagged[:, :, None, None]
+    return tuple(
+        cam.new_zeros(b, labels.shape[1], height, width).scatter_(
+            1, index, normalise_cam(cam) * keep
+        )
+        for cam in (total, total_aux)
+    )
+
+
+def tagged_slots(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's tagged classes, ascending, padded to the most tags of the batch.
+
+    Returns (classes (B, M) long, tagged (B, M) bool); padded slots hold distinct untagged classes
+    and are False in `tagged`.
+    """
+    most = int(labels.sum(dim=1).max()) if labels.numel() else 0
+    order = torch.argsort((labels <= 0).to(torch.int8), dim=1, stable=True)[:, :most]
+    return order, torch.gather(labels, 1, order) > 0
 
 
 def multiscale_cam(

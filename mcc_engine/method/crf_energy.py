@@ -45,11 +45,26 @@ def crf_energy_loss(
         torch.arange(size[1], device=probs.device, dtype=torch.float32) * (half[1] / size[1]),
         indexing="ij",
     )
-    # The authors pass sigma_xy * scale_factor to the half-resolution filter.
+    # The authors pass sigma_xy * scale_factor to the half-resolution filter. Features are
+    # centred (distances do not change) so the expansion below keeps its float precision.
     pos = torch.stack([ys.flatten(), xs.flatten()], dim=-1) / (0.5 * sigma_xy)
+    pos = (pos - pos.mean(dim=0))[None].expand(b, -1, -1)
     col = img.flatten(2).transpose(1, 2) / sigma_rgb  # (B, N, 3)
-    dist = torch.cdist(col, col).pow(2) + torch.cdist(pos, pos).pow(2)[None]
-    kernel = torch.exp(-0.5 * dist)
+    feats = torch.cat([col - col.mean(dim=1, keepdim=True), pos], dim=-1)
+    # -|f_i - f_j|^2 / 2 = f_i.f_j - |f_i|^2 / 2 - |f_j|^2 / 2: one batched product of augmented
+    # features gives every exponent, with no (B, N, N) temporaries.
+    half_sq = -0.5 * feats.square().sum(-1, keepdim=True)
+    ones = torch.ones_like(half_sq)
+    with torch.autocast(probs.device.type, enabled=False):  # exponents need float32
+        exponent = torch.bmm(torch.cat([feats, half_sq, ones], -1),
+                             torch.cat([feats, ones, half_sq], -1).transpose(1, 2))  # fmt: skip
+    # exp is many times slower on large negative arguments (its underflow path); below -80 the
+    # kernel is < 2e-35, nothing next to the diagonal's 1, so the argument is clamped there.
+    kernel = exponent.clamp_(min=-80.0, max=0.0).exp_()
     s = seg.flatten(2)  # (B, C, N)
-    energy = (torch.bmm(s, kernel) * s).sum() * cell_area**2
+    # W is symmetric, so d(s W s^T)/ds = 2 s W: computing s W once without a graph and writing the
+    # energy as 2 <sW, s> - <sW, s> (no gradient through the second) gives that gradient and the
+    # energy's value without the second product autograd would otherwise run.
+    sw = torch.bmm(s.detach(), kernel)
+    energy = (2.0 * (sw * s).sum() - (sw * s.detach()).sum()) * cell_area**2
     return -weight * energy / b

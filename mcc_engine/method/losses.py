@@ -60,12 +60,11 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
     `logits` (B, K+1, H, W) at the target's size; `target` (B, H, W) long with 255 ignored.
     """
-    logits = logits.float()
+    # One log-softmax serves both terms (each is the cross-entropy's mean over its pixels).
+    logp = F.log_softmax(logits.float(), dim=1)
+    nll = -logp.gather(1, target.masked_fill(target == IGNORE, 0)[:, None])[:, 0]
     terms = []
     for chosen in (target == 0, (target != 0) & (target != IGNORE)):
-        part = torch.where(chosen, target, torch.full_like(target, IGNORE))
-        if chosen.any():
-            terms.append(F.cross_entropy(logits, part, ignore_index=IGNORE))
-        else:
-            terms.append(logits.sum() * 0.0)
+        count = int(chosen.sum())
+        terms.append((nll * chosen).sum() / count if count else logp.sum() * 0.0)
     return 0.5 * (terms[0] + terms[1])

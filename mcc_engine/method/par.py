@@ -15,13 +15,13 @@ _OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)
 def dilated_neighbours(x: torch.Tensor, dilations: Sequence[int]) -> torch.Tensor:
     """(B, C, H, W) -> (B, C, 8 * len(dilations), H, W) with replicate padding."""
     height, width = x.shape[-2:]
+    far = max(dilations)
+    padded = F.pad(x, (far, far, far, far), mode="replicate")
     out = []
     for d in dilations:
-        padded = F.pad(x, (d, d, d, d), mode="replicate")
         for dy, dx in _OFFSETS:
-            out.append(
-                padded[..., d + dy * d : d + dy * d + height, d + dx * d : d + dx * d + width]
-            )
+            y, x0 = far + dy * d, far + dx * d
+            out.append(padded[..., y : y + height, x0 : x0 + width])
     return torch.stack(out, dim=2)
 
 
@@ -36,9 +36,13 @@ def par_affinity(
 ) -> torch.Tensor:  # fmt: skip
     """Neighbour weights (B, 1, N, H, W) from appearance and distance; each pixel's sum is 1 + w2."""
     neighbours = dilated_neighbours(images, dilations)
-    diff = (neighbours - images.unsqueeze(2)).abs()
-    std = neighbours.std(dim=2, keepdim=True)
-    aff = (-((diff / (std + 1e-8) / w1) ** 2)).mean(dim=1, keepdim=True)
+    # (|I_p - I_n| / (std + 1e-8) / w1)^2 written as one scale per pixel and channel; the std is
+    # two-pass (mean, then squared deviations): the same value as Tensor.std over the strided
+    # neighbour axis, several times faster.
+    mean = neighbours.mean(dim=2, keepdim=True)
+    var = (neighbours - mean).square_().sum(dim=2, keepdim=True) / (neighbours.shape[2] - 1)
+    scale = ((var.sqrt_() + 1e-8) * w1).square_().reciprocal_()
+    aff = (neighbours - images.unsqueeze(2)).square_().mul_(scale).mean(dim=1, keepdim=True).neg_()
     dist = _distances(dilations, images.device)
     pos = -((dist / (dist.std() + 1e-8) / w1) ** 2)
     pos = F.softmax(pos, dim=0).view(1, 1, -1, 1, 1)
@@ -62,18 +66,18 @@ def par_refine(
         probs = F.interpolate(probs, size=images.shape[-2:], mode="bilinear", align_corners=True)
     aff = par_affinity(images.float(), dilations=dilations)[:, 0]  # (B, N, H, W)
     height, width = probs.shape[-2:]
+    far = max(dilations)
     for _ in range(iters):
-        # Accumulate neighbour by neighbour instead of stacking all 48 shifted copies:
-        # same sums, a fraction of the memory traffic.
+        # One padding at the largest dilation serves every neighbour (replicate padding by d is
+        # the centre of replicate padding by `far`); accumulating neighbour by neighbour instead
+        # of stacking all shifted copies gives the same sums with a fraction of the memory traffic.
+        padded = F.pad(probs, (far, far, far, far), mode="replicate")
         out = torch.zeros_like(probs)
         n = 0
         for d in dilations:
-            padded = F.pad(probs, (d, d, d, d), mode="replicate")
             for dy, dx in _OFFSETS:
-                window = padded[
-                    ..., d + dy * d : d + dy * d + height, d + dx * d : d + dx * d + width
-                ]
-                out.addcmul_(window, aff[:, n : n + 1])
+                y, x = far + dy * d, far + dx * d
+                out.addcmul_(padded[..., y : y + height, x : x + width], aff[:, n : n + 1])
                 n += 1
         probs = out
     return probs

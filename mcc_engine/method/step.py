@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcc_engine.data.masks import IGNORE
-from mcc_engine.method.cam import box_mask, cam_to_label, is_deterministic, multiscale_cams
+from mcc_engine.method.cam import (
+    box_mask,
+    cam_to_label,
+    is_deterministic,
+    multiscale_cams,
+    tagged_slots,
+)
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
@@ -22,6 +28,7 @@ from mcc_engine.method.losses import (
     mcc_loss,
     segmentation_loss,
 )
+from mcc_engine.method.packed_views import encode_visible_cls
 from mcc_engine.method.par import par_refine
 
 # Weight of the token-CAM loss on corrected images (a product addition, not part of MCC).
@@ -52,26 +59,31 @@ def seg_pseudo_labels(
 ) -> torch.Tensor:
     """Segmentation pseudo-labels (B, H, W) from the multi-scale CAM (method.md step 9), batched.
 
-    Untagged classes get -inf before the softmax, which equals a softmax over background plus the
-    tagged classes only. Classes no image of the batch carries stay zero through PAR, so they are
-    left out of it, and both thresholds' maps share one PAR pass (PAR is linear per channel).
+    Each image keeps background plus its own tagged classes, padded to the batch's most tags with
+    -inf slots: the softmax over those equals the per-image softmax over background and tags, and
+    padded slots stay zero through PAR (linear per channel). Both thresholds' maps share one PAR
+    pass.
     """
     height, width = cam.shape[-2:]
     half = (height // 2, width // 2)
-    present = torch.nonzero(labels.any(dim=0))[:, 0]
-    keys = torch.cat([present.new_zeros(1), present + 1])
+    slots, tagged = tagged_slots(labels)
+    keys = torch.cat([torch.zeros_like(slots[:, :1]), slots + 1], dim=1)  # (B, 1 + M) class ids
     img_half = F.interpolate(images255, size=half, mode="bilinear", align_corners=False)
-    cam_half = F.interpolate((cam * labels[:, :, None, None])[:, present], size=half,
-                             mode="bilinear", align_corners=False)  # fmt: skip
-    allowed = torch.cat([torch.ones_like(labels[:, :1]), labels[:, present]], dim=1).bool()
+    cam = torch.gather(cam, 1, slots[:, :, None, None].expand(-1, -1, height, width))
+    cam_half = F.interpolate(cam, size=half, mode="bilinear", align_corners=False)
+    allowed = torch.cat([torch.ones_like(tagged[:, :1]), tagged], dim=1)[:, :, None, None]
     maps = []
     for threshold in (cfg.high_threshold, cfg.low_threshold):
         with_bg = torch.cat([torch.full_like(cam_half[:, :1], threshold), cam_half], dim=1)
-        maps.append(with_bg.masked_fill(~allowed[:, :, None, None], float("-inf")).softmax(dim=1))
+        maps.append(with_bg.masked_fill(~allowed, float("-inf")).softmax(dim=1))
     refined = par_refine(img_half, torch.cat(maps, dim=1), dilations=cfg.par_dilations,
                          iters=cfg.par_iters)  # fmt: skip
     refined = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
-    high, low = (keys[part.argmax(dim=1)] for part in refined.split(len(keys), dim=1))
+    # max().indices is argmax (first maximum on ties), and much faster over the channel axis.
+    high, low = (
+        torch.gather(keys, 1, part.max(dim=1).indices.flatten(1)).view(-1, height, width)
+        for part in refined.split(keys.shape[1], dim=1)
+    )
     target = high.clone()
     target[high == 0] = IGNORE
     target[(high == 0) & (low == 0)] = 0
@@ -120,33 +132,6 @@ def mask_cam_loss(model, tokens, aux_tokens, mask, labels) -> torch.Tensor:
     return sum(terms) / 4
 
 
-def encode_visible_cls(model, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """CLS (B, V, D) of masked views: each view runs CLS plus its visible tokens only.
-
-    Views are padded to the longest one and padded keys are masked out, which gives the CLS that
-    full-length masked attention gives.
-    """
-    tokens = model.embed(images)
-    n = model.num_prefix
-    b, v = visible.shape[:2]
-    d = tokens.shape[-1]
-    vis = visible.flatten(2)
-    counts = vis.sum(-1)
-    length = int(counts.max())
-    order = torch.argsort((~vis).to(torch.int8), dim=-1, stable=True)[..., :length]
-    patches = tokens[:, None, n:].expand(b, v, -1, d)
-    gathered = torch.gather(patches, 2, order[..., None].expand(b, v, length, d))
-    prefix = tokens[:, None, :n].expand(b, v, n, d)
-    seq = torch.cat([prefix, gathered], dim=2).reshape(b * v, n + length, d)
-    attn_mask = None
-    if bool((counts != length).any()):
-        keep = torch.arange(length, device=images.device) < counts[..., None]
-        keep = torch.cat([torch.ones_like(keep[..., :n]), keep], dim=-1)
-        attn_mask = keep.reshape(b * v, 1, 1, n + length)
-    final, _ = model.run_blocks(seq, attn_mask=attn_mask)
-    return final[:, 0].reshape(b, v, d)
-
-
 def train_step(
     model,
     batch: dict[str, torch.Tensor],
@@ -169,7 +154,10 @@ def train_step(
     enc = model.encode(torch.cat([x, g2], dim=0))
     tokens, aux_tokens = enc.tokens[:b], enc.aux_tokens[:b]
     shared = (tokens, aux_tokens) if is_deterministic(model) else None
-    cam, cam_aux = multiscale_cams(model, x, scales=cfg.cam_scales, main_tokens=shared)
+    # Every use of the CAMs masks them with the tags, so only each image's tagged classes are
+    # upsampled and normalised.
+    cam, cam_aux = multiscale_cams(model, x, scales=cfg.cam_scales, main_tokens=shared,
+                                   labels=labels)  # fmt: skip
     visible = sample_visible(b, n_views=cfg.n_local, grid=(h, w), cell=cfg.mask_cell,
                              hide_probability=cfg.hide_probability, generator=generator,
                              device=x.device)  # fmt: skip

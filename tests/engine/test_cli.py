@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import timm
+import torch
 from PIL import Image
 
 from mcc_engine.cli import main
@@ -48,8 +50,10 @@ def test_demo_train_infer_eval_pipeline(demo, tmp_path, capsys):
     assert len(scores.read_text().splitlines()) == 11
     capsys.readouterr()
     assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth")]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("mIoU ") and 0.0 <= float(last.split()[1]) <= 1.0
+    table = capsys.readouterr().out.strip().splitlines()
+    assert table[-1].startswith("mIoU ") and 0.0 <= float(table[-1].split()[1]) <= 1.0
+    # classes.txt beside ground_truth/ names the rows
+    assert [row.split()[0] for row in table[:-1]] == ["background", "sun", "leaf", "fish", "boat"]
     assert main(["eval", "--pred", str(out), "--gt", str(demo / "ground_truth"), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["iou"]) == 5
     assert main(["infer", "--checkpoint", str(run / "last.pt"), "--data", str(demo), "--out",
@@ -127,3 +131,43 @@ def test_a_resume_from_another_class_list_is_refused(demo, tmp_path, capsys):
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(other / "a.png")
     (other / "tags.csv").write_text("image,tags\na.png,kite\n")
     _fails(capsys, ["train", "--resume", str(run), "--data", str(other)], "another class list")
+
+
+def test_more_bad_inputs_exit_2_naming_file_and_problem(demo, tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    Image.new("RGB", (40, 40)).save(folder / "a.jpg")
+    (folder / "b.jpg").write_text("this is not a picture")
+    (folder / "tags.csv").write_text("image,tags\na.jpg,cat\nb.jpg,dog\n")
+    tiny = ["--preset", "tiny"]
+    _fails(capsys, ["train", "--data", str(folder), "--out", str(tmp_path / "r1"), *tiny],
+           "b.jpg", "not an image")  # fmt: skip
+
+    (folder / "b.jpg").unlink()
+    (folder / "tags.csv").write_text("image,tags\na.jpg,cat\na.jpg,cat,dog\n")
+    _fails(capsys, ["train", "--data", str(folder), "--out", str(tmp_path / "r2"), *tiny],
+           "tags.csv: line 3")  # fmt: skip
+    (folder / "tags.csv").unlink()
+    (folder / "tags.json").write_text('{"a.jpg": ["cat"],\n "b.jpg" ["dog"]}\n')
+    _fails(capsys, ["train", "--data", str(folder), "--out", str(tmp_path / "r3"), *tiny],
+           "tags.json: line 2", "malformed JSON")  # fmt: skip
+
+    # A timm ViT state dict, but of a wider ViT than the preset's (embed 48, not 32).
+    wider = timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=0,
+                              img_size=32, embed_dim=48, depth=2, num_heads=2, patch_size=8)  # fmt: skip
+    torch.save(wider.state_dict(), tmp_path / "shapes.pth")
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r4"), *tiny,
+                    "--weights", str(tmp_path / "shapes.pth")], "shapes.pth", "wrong shapes")  # fmt: skip
+    # A pickle of arbitrary objects is refused by weights_only loading, not executed.
+    torch.save({"model": _Opaque()}, tmp_path / "pickle.pt")
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r5"), *tiny,
+                    "--weights", str(tmp_path / "pickle.pt")], "pickle.pt",
+           "not a checkpoint that can be loaded safely")  # fmt: skip
+    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r6"), *tiny,
+                    "--init", str(tmp_path / "pickle.pt")], "pickle.pt")  # fmt: skip
+    _fails(capsys, ["infer", "--checkpoint", str(tmp_path / "shapes.pth"), "--data", str(demo),
+                    "--out", str(tmp_path / "masks")], "shapes.pth")  # fmt: skip
+
+
+class _Opaque:
+    """An object only a full unpickler could rebuild."""

@@ -5,8 +5,9 @@ import torch
 
 from mcc_engine.method.cam import is_deterministic, multiscale_cams
 from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.packed_views import encode_visible_cls, pack_views
 from mcc_engine.method.reference import reference_step
-from mcc_engine.method.step import encode_visible_cls, mask_to_token_labels, train_step
+from mcc_engine.method.step import mask_to_token_labels, train_step
 from tests.engine.tiny import tiny_batch, tiny_model
 
 
@@ -69,16 +70,31 @@ def test_a_corrected_image_trains_on_its_labels_and_an_uncorrected_one_does_not(
     assert other.parts["total"] == pytest.approx(with_mask.parts["total"], abs=1e-6)
 
 
-def test_masked_views_with_visible_tokens_only_equal_full_length_masked_attention():
+@pytest.mark.parametrize("capacity", [1, 20, None, 10_000])  # one view a pack ... all in one
+def test_masked_views_with_visible_tokens_only_equal_full_length_masked_attention(capacity):
     model = tiny_model()
     images = torch.randn(2, 3, 48, 48)
-    visible = torch.rand(2, 3, 6, 6) > 0.6
-    short = encode_visible_cls(model, images, visible)
+    visible = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(3)) > 0.6
+    visible[0, 1] = False  # a view with nothing visible keeps only its CLS
+    short = encode_visible_cls(model, images, visible, capacity=capacity)
     tokens = model.embed(images)
     for v in range(3):
         keep = torch.cat([torch.ones(2, 1, dtype=torch.bool), visible[:, v].flatten(1)], dim=1)
         full, _ = model.run_blocks(tokens, attn_mask=keep[:, None, None, :])
         torch.testing.assert_close(short[:, v], full[:, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_packed_views_hold_each_visible_patch_once_and_no_hidden_one():
+    visible = torch.rand(3, 4, 5, 5, generator=torch.Generator().manual_seed(0)) > 0.7
+    source, owner, cls_at = pack_views(visible, n_prefix=1, capacity=12)
+    assert source.shape[0] > 1  # several packs
+    flat = visible.flatten(2).reshape(12, -1)
+    for view in range(12):
+        taken = sorted(source[owner == view].tolist())
+        expected = [0, *(torch.nonzero(flat[view])[:, 0] + 1).tolist()]  # CLS, then patches
+        assert taken == expected, view
+        assert int(owner[cls_at[view, 0], cls_at[view, 1]]) == view
+        assert int(source[cls_at[view, 0], cls_at[view, 1]]) == 0  # the CLS slot
 
 
 def test_mask_to_token_labels_keeps_only_single_class_patches():
