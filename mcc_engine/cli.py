@@ -13,7 +13,9 @@ from mcc_engine.errors import InputError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, like every other bad input
-        self.exit(2, f"mcc {self.prog.split()[-1]}: {message}\n")
+        words = self.prog.split()
+        name = " ".join(["mcc", *words[1:]])  # "mcc" alone for the top level, "mcc train" below
+        self.exit(2, f"{name}: {message}\n")
 
 
 def _build_parser() -> argparse.ArgumentParser:

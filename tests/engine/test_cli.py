@@ -171,3 +171,17 @@ def test_more_bad_inputs_exit_2_naming_file_and_problem(demo, tmp_path, capsys):
 
 class _Opaque:
     """An object only a full unpickler could rebuild."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "prefix"),
+    [(["import"], "mcc: argument command: invalid choice"),
+     (["eval", "--pred", "p"], "mcc eval: the following arguments are required: --gt")],
+)  # fmt: skip
+def test_usage_errors_are_one_line_with_the_command(argv, prefix, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(prefix), err
+    assert len(err.splitlines()) == 1, err
