@@ -77,6 +77,7 @@ class CanvasView(QGraphicsView):
         self._polygon: list[tuple[float, float]] = []
         self._pan_from: QPointF | None = None
         self._space = False
+        self._fitted = True  # the view refits on resize until the user zooms
         self.set_palette([(0, 0, 0)])
 
     # -- content ----------------------------------------------------------------------------
@@ -128,10 +129,17 @@ class CanvasView(QGraphicsView):
     def fit(self) -> None:
         """Fit the whole image into the view."""
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._fitted = True
         self.zoom_changed.emit(self.transform().m11())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
 
     def wheelEvent(self, event) -> None:
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self._fitted = False
         self.scale(factor, factor)
         self.zoom_changed.emit(self.transform().m11())
 

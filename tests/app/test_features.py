@@ -5,7 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -290,3 +291,19 @@ def test_name_search_filters_the_list_after_a_pause_in_typing(make_window, qtbot
     QTest.keyClicks(panel.search, "0003")
     qtbot.waitUntil(lambda: panel.count() == 1, timeout=3000)
     assert panel.model.rows[0].rel_path.endswith("scene_0003.jpg")
+
+
+def test_the_fitted_image_refits_when_the_window_resizes_until_the_user_zooms(make_window, qtbot):
+    window = make_window()
+    canvas = window.canvas
+    fitted = canvas.transform().m11()
+    window.resize(1800, 1200)
+    qtbot.waitUntil(lambda: canvas.transform().m11() > fitted * 1.2)
+    wheel = QWheelEvent(QPointF(50, 50), QPointF(50, 50), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(canvas.viewport(), wheel)
+    zoomed = canvas.transform().m11()
+    window.resize(1000, 700)
+    qtbot.waitUntil(lambda: canvas.viewport().width() < 900)
+    assert canvas.transform().m11() == zoomed
