@@ -19,6 +19,8 @@ class MethodConfig:
     negative_ratio: float = 0.2
     aux_cam_fraction: float = 0.6
     temperature: float = 0.5
+    # L2-normalise projector outputs in the MCC loss (a departure; False is method.md's raw dot).
+    mcc_cosine: bool = True
     ema_momentum: float = 0.9
     seg_warmup_fraction: float = 0.1
     par_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)

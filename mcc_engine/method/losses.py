@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -9,23 +11,34 @@ from mcc_engine.data.masks import IGNORE
 
 
 def mcc_loss(
-    teacher: torch.Tensor, student: torch.Tensor, positive: torch.Tensor, *, temperature: float
+    teacher: torch.Tensor,
+    student: torch.Tensor,
+    positive: torch.Tensor,
+    *,
+    temperature: float,
+    cosine: bool = True,
 ) -> torch.Tensor:
     """Masked collaborative contrast over teacher (B, T, C) and student (B, V, C) embeddings.
 
-    `positive` (B, V) marks the positive student views; the rest are negatives. Embeddings are
-    L2-normalised before the dot product: raw 1024-d projector outputs overflow exp at
-    temperature 0.5 (ToCo's contrast loss normalises the same way).
+    `positive` (B, V) marks the positive student views; the rest are negatives. With `cosine`
+    the embeddings are L2-normalised before the dot product (a departure: the authors use the raw
+    projector outputs, whose norms grow without bound on small from-scratch models); without it,
+    the raw inner product of method.md. Either way the terms are computed in log space, so large
+    similarities cannot overflow exp.
     """
-    t = F.normalize(teacher.float(), dim=-1)
-    s = F.normalize(student.float(), dim=-1)
-    sim = torch.exp(torch.einsum("btc,bvc->btv", t, s) / temperature)
-    pos = positive[:, None, :].float()
-    neg_sum = (sim * (1.0 - pos)).sum(-1, keepdim=True)  # (B, T, 1)
-    per_pos = -torch.log(sim / (sim + neg_sum + 1e-4)) * pos
-    extra = -torch.log(1.0 / (1.0 + neg_sum.squeeze(-1) + 1e-4))  # (B, T)
-    per_teacher = per_pos.sum(-1) + extra
-    n_pos = pos[:, 0].sum(-1)  # (B,)
+    t, s = teacher.float(), student.float()
+    if cosine:
+        t, s = F.normalize(t, dim=-1), F.normalize(s, dim=-1)
+    logit = torch.einsum("btc,bvc->btv", t, s) / temperature  # log s(t, v)
+    pos = positive[:, None, :].expand_as(logit)
+    # With r = the negatives' sum + 1e-4, each positive's -log(a / (a + r)) is softplus(log r -
+    # log a) and the extra term log(1 + r) is softplus(log r): log1p-accurate, and no exp overflows.
+    neg = torch.logsumexp(logit.masked_fill(pos, float("-inf")), dim=-1, keepdim=True)
+    log_r = torch.logaddexp(neg, torch.full_like(neg, math.log(1e-4)))  # (B, T, 1)
+    per_pos = F.softplus(log_r - logit) * pos.float()
+    extra = F.softplus(log_r[..., 0])
+    per_teacher = per_pos.sum(-1) + extra  # (B, T)
+    n_pos = positive.float().sum(-1)  # (B,)
     per_image = per_teacher.sum(-1) / (teacher.shape[1] * n_pos)
     return per_image.mean()
 

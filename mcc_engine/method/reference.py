@@ -166,8 +166,9 @@ def reference_step(
     mcc_terms = []
     for i in range(b):
         positive = [True, True] + [bool(f) for f in flags[i]]
-        t_all = F.normalize(teacher[i].float(), dim=-1)
-        s_all = F.normalize(student[i].float(), dim=-1)
+        t_all, s_all = teacher[i].float(), student[i].float()
+        if cfg.mcc_cosine:
+            t_all, s_all = F.normalize(t_all, dim=-1), F.normalize(s_all, dim=-1)
         image_loss = 0.0
         for t in range(t_all.shape[0]):
             sims = [torch.exp(t_all[t] @ s_all[v] / cfg.temperature) for v in range(len(positive))]

@@ -180,7 +180,9 @@ def train_step(
     parts = {
         "cls": classification_loss(model.classify(tokens), labels),
         "cls_aux": classification_loss(model.classify(aux_tokens, aux=True), labels),
-        "mcc": mcc_loss(teacher, student, positive, temperature=cfg.temperature),
+        "mcc": mcc_loss(
+            teacher, student, positive, temperature=cfg.temperature, cosine=cfg.mcc_cosine
+        ),
     }
     aux_grid = F.interpolate(cam_aux, size=(h, w), mode="bilinear", align_corners=False)
     token_labels = cam_to_label(aux_grid, labels, low=cfg.low_threshold, high=cfg.high_threshold,

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mcc_engine.method.cam import cam_to_label, normalise_cam
 from mcc_engine.method.crf_energy import crf_energy_loss
@@ -32,6 +33,46 @@ def test_mcc_loss_divides_by_teachers_and_positives_and_averages_images():
     s = math.exp(2.0)
     per_teacher = 2 * -math.log(s / (s + 1e-4)) - math.log(1 / 1.0001)
     assert float(loss) == pytest.approx(2 * per_teacher / (2 * 2), rel=1e-3)
+
+
+def _mcc_direct(teacher, student, positive, temperature):
+    """method.md step 6 written out with loops and plain exp (the authors' formulation)."""
+    total = 0.0
+    for t_views, s_views, flags in zip(teacher, student, positive):
+        sim = torch.exp(t_views @ s_views.T / temperature)  # (T, V)
+        neg = sim[:, ~flags].sum(-1)
+        loss = sum(-torch.log(sim[:, j] / (sim[:, j] + neg + 1e-4)) for j in flags.nonzero()[:, 0])
+        loss = loss - torch.log(1 / (1 + neg + 1e-4))
+        total = total + loss.sum() / len(t_views) / int(flags.sum())
+    return total / len(teacher)
+
+
+@pytest.mark.parametrize("cosine", [True, False])
+def test_mcc_loss_equals_the_direct_formula(cosine):
+    gen = torch.Generator().manual_seed(3)
+    teacher = torch.randn(3, 2, 8, generator=gen)
+    student = torch.randn(3, 10, 8, generator=gen)
+    positive = torch.rand(3, 10, generator=gen) > 0.5
+    positive[:, :2] = True
+    positive[2, 2:] = True  # an image without negatives
+    t, s = (teacher, student) if not cosine else (F.normalize(teacher, dim=-1),
+                                                  F.normalize(student, dim=-1))  # fmt: skip
+    expected = _mcc_direct(t.double(), s.double(), positive, 0.5)
+    loss = mcc_loss(teacher, student, positive, temperature=0.5, cosine=cosine)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_mcc_loss_on_raw_outputs_stays_finite_where_exp_overflows():
+    # Raw projector outputs of norm ~10 give inner products ~100: exp(100 / 0.5) is inf in float32.
+    teacher = torch.full((1, 2, 4), 5.0)
+    student = torch.cat([torch.full((1, 3, 4), 5.0), torch.full((1, 1, 4), -5.0)], dim=1)
+    student.requires_grad_(True)
+    positive = torch.tensor([[True, True, False, False]])
+    loss = mcc_loss(teacher, student, positive, temperature=0.5, cosine=False)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
+    # the negative at +100 ties the positives: each positive term is log 2, the extra one ~200
+    assert float(loss) == pytest.approx((2 * 2 * math.log(2) + 2 * 200.0) / (2 * 2), rel=1e-4)
 
 
 def test_affinity_loss_on_a_two_by_two_grid():

@@ -11,10 +11,10 @@ from mcc_engine.method.step import mask_to_token_labels, train_step
 from tests.engine.tiny import tiny_batch, tiny_model
 
 
-def _run(fn, step, total=100, *, corrected=True, size=48):
+def _run(fn, step, total=100, *, corrected=True, size=48, cfg=None):
     model = tiny_model()
     out = fn(model, tiny_batch(size, corrected=corrected), step=step, total_steps=total,
-             cfg=MethodConfig(), generator=torch.Generator().manual_seed(5))  # fmt: skip
+             cfg=cfg or MethodConfig(), generator=torch.Generator().manual_seed(5))  # fmt: skip
     out.loss.backward()
     grads = {n: p.grad if p.grad is not None else torch.zeros_like(p)
              for n, p in model.named_parameters() if p.requires_grad}  # fmt: skip
@@ -30,6 +30,18 @@ def test_fast_step_equals_the_faithful_formulation(step):
     if step >= 10:
         for name in ("seg", "reg"):
             assert fast.parts[name] == pytest.approx(ref.parts[name], abs=1e-4), name
+    for name, grad in fast_grads.items():
+        scale = max(1e-3, float(ref_grads[name].abs().max()))
+        assert float((grad - ref_grads[name]).abs().max()) <= 2e-3 * scale, name
+
+
+def test_fast_step_equals_the_faithful_formulation_with_raw_projector_outputs():
+    cfg = MethodConfig(mcc_cosine=False)
+    fast, fast_grads = _run(train_step, 30, cfg=cfg)
+    ref, ref_grads = _run(reference_step, 30, cfg=cfg)
+    assert fast.parts["mcc"] == pytest.approx(ref.parts["mcc"], abs=1e-4)
+    cosine, _ = _run(train_step, 30)
+    assert fast.parts["mcc"] != pytest.approx(cosine.parts["mcc"], abs=1e-3)
     for name, grad in fast_grads.items():
         scale = max(1e-3, float(ref_grads[name].abs().max()))
         assert float((grad - ref_grads[name]).abs().max()) <= 2e-3 * scale, name
