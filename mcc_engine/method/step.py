@@ -148,8 +148,9 @@ def train_step(
     p = model.patch_size
     h, w = height // p, width // p
     model.update_teacher(cfg.ema_momentum)
-    if not cfg.contrast_active(step, total_steps) and not cfg.seg_active(step, total_steps):
-        return _classification_alone(model, batch, cfg)
+    contrast_on = cfg.contrast_active(step, total_steps) and (cfg.w_mcc or cfg.w_aff)
+    if not contrast_on and not (cfg.seg_active(step, total_steps) and (cfg.w_seg or cfg.w_reg)):
+        return _classification_alone(model, batch, cfg)  # every other loss weighs 0 now
 
     # The training pass runs first: its tokens of x (detached) are the scale-1.0 CAM's unflipped
     # half, so that pass is not repeated (the same numbers when nothing in the encoder is random).

@@ -82,6 +82,17 @@ def test_cam_warm_up_trains_the_classifiers_alone_then_every_loss(step):
         assert out.parts["total"] > alone + 1e-3 and heads > 0
 
 
+def test_plain_cam_training_computes_the_classification_losses_alone():
+    cfg = MethodConfig(w_mcc=0.0, w_aff=0.0, w_seg=0.0, w_reg=0.0)
+    fast, fast_grads = _run(train_step, 50, cfg=cfg)
+    ref, ref_grads = _run(reference_step, 50, cfg=cfg)
+    assert fast.parts["total"] == pytest.approx(ref.parts["total"], abs=1e-4)
+    assert fast.parts["mcc"] == 0.0 and fast.parts["positive_locals"] == 0.0
+    for name, grad in fast_grads.items():
+        scale = max(1e-3, float(ref_grads[name].abs().max()))
+        assert float((grad - ref_grads[name]).abs().max()) <= 2e-3 * scale, name
+
+
 def test_a_corrected_image_trains_on_its_labels_and_an_uncorrected_one_does_not():
     with_mask, _ = _run(train_step, 50, corrected=True)
     without, _ = _run(train_step, 50, corrected=False)
