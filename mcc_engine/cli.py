@@ -40,6 +40,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None)
     for name in ("w-aff", "w-mcc", "w-seg", "w-reg"):
         train.add_argument(f"--{name}", type=float)
+    train.add_argument(
+        "--cam-warmup",
+        type=float,
+        help="share of iterations on the classification losses alone (0 to <1)",
+    )
     train.add_argument("--masks", type=Path, help="corrected masks: exact labels for their images")
     train.add_argument("--save-every", type=int, default=100)
     train.add_argument("--log-every", type=int, default=10)
@@ -85,7 +90,9 @@ def _cmd_train(args) -> int:
     from mcc_engine.train.trainer import train
 
     given = {k: getattr(args, k) for k in ("backbone", "weights", "init", "iters", "batch", "crop",
-                                           "lr", "amp")}  # fmt: skip
+                                           "lr", "amp", "cam_warmup")}  # fmt: skip
+    if args.cam_warmup is not None and not 0.0 <= args.cam_warmup < 1.0:
+        raise InputError(None, f"--cam-warmup {args.cam_warmup} is not in [0, 1)")
     weights = {k: getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
     cfg = TrainConfig(
         data=str(args.data) if args.data else None, out=str(args.out) if args.out else None,

@@ -23,6 +23,10 @@ class MethodConfig:
     mcc_cosine: bool = True
     ema_momentum: float = 0.9
     seg_warmup_fraction: float = 0.1
+    # Share of iterations trained on the classification losses alone before MCC, affinity,
+    # segmentation and regulariser join (a departure for encoders trained from scratch, whose
+    # early CAMs are noise; 0 is the paper).
+    cam_warmup_fraction: float = 0.0
     par_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
     par_iters: int = 10
     reg_weight_inside: float = 1e-7
@@ -48,7 +52,11 @@ class MethodConfig:
 
     def seg_active(self, step: int, total_steps: int) -> bool:
         """Whether the segmentation and regulariser losses count at this step."""
-        return step >= int(self.seg_warmup_fraction * total_steps)
+        return step >= int(max(self.seg_warmup_fraction, self.cam_warmup_fraction) * total_steps)
+
+    def contrast_active(self, step: int, total_steps: int) -> bool:
+        """Whether the MCC and affinity losses count at this step."""
+        return step >= int(self.cam_warmup_fraction * total_steps)
 
     def use_aux_cam(self, step: int, total_steps: int) -> bool:
         """Whether the local-view masks follow the aux CAM (early) or the final CAM (late)."""

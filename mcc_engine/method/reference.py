@@ -214,4 +214,5 @@ def reference_step(
     parts["reg"] = crf_energy_loss(images255, seg.float().softmax(dim=1), valid,
                                    sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
                                    weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
-    return _combine(parts, cfg, seg_on=cfg.seg_active(step, total_steps), n_positive=flags.sum())
+    return _combine(parts, cfg, seg_on=cfg.seg_active(step, total_steps), n_positive=flags.sum(),
+                    contrast_on=cfg.contrast_active(step, total_steps))  # fmt: skip

@@ -148,6 +148,9 @@ def train_step(
     p = model.patch_size
     h, w = height // p, width // p
     model.update_teacher(cfg.ema_momentum)
+    contrast_on = cfg.contrast_active(step, total_steps) and (cfg.w_mcc or cfg.w_aff)
+    if not contrast_on and not (cfg.seg_active(step, total_steps) and (cfg.w_seg or cfg.w_reg)):
+        return _classification_alone(model, batch, cfg)  # every other loss weighs 0 now
 
     # The training pass runs first: its tokens of x (detached) are the scale-1.0 CAM's unflipped
     # half, so that pass is not repeated (the same numbers when nothing in the encoder is random).
@@ -206,16 +209,35 @@ def train_step(
         parts["reg"] = crf_energy_loss(images255, seg.float().softmax(dim=1), valid,
                                        sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
                                        weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
-    return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum())
+    return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum(),
+                    contrast_on=cfg.contrast_active(step, total_steps))  # fmt: skip
 
 
-def _combine(parts, cfg: MethodConfig, *, seg_on: bool, n_positive) -> StepOutput:
-    weights = {"cls": cfg.w_cls, "cls_aux": cfg.w_cls_aux, "aff": cfg.w_aff, "mcc": cfg.w_mcc,
+def _classification_alone(model, batch, cfg: MethodConfig) -> StepOutput:
+    """The CAM warm-up: only the classification losses weigh, so nothing else is computed."""
+    labels = batch["labels"].float()
+    enc = model.encode(batch["image"])
+    parts = {
+        "cls": classification_loss(model.classify(enc.tokens), labels),
+        "cls_aux": classification_loss(model.classify(enc.aux_tokens, aux=True), labels),
+    }
+    has_mask = batch["has_mask"].bool()
+    if bool(has_mask.any()):
+        parts["cam_mask"] = mask_cam_loss(model, enc.tokens[has_mask], enc.aux_tokens[has_mask],
+                                          batch["mask"][has_mask], labels[has_mask])  # fmt: skip
+    return _combine(parts, cfg, seg_on=False, n_positive=0, contrast_on=False)
+
+
+def _combine(parts, cfg: MethodConfig, *, seg_on: bool, n_positive, contrast_on=True) -> StepOutput:
+    on = 1.0 if contrast_on else 0.0
+    weights = {"cls": cfg.w_cls, "cls_aux": cfg.w_cls_aux, "aff": on * cfg.w_aff,
+               "mcc": on * cfg.w_mcc,
                "seg": cfg.w_seg if seg_on else 0.0, "reg": cfg.w_reg if seg_on else 0.0,
                "cam_mask": CAM_MASK_WEIGHT}  # fmt: skip
     total = sum(weights[name] * value for name, value in parts.items())
     floats = {name: float(value.detach()) for name, value in parts.items()}
-    floats.setdefault("seg", 0.0)
+    for name in ("mcc", "aff", "seg"):
+        floats.setdefault(name, 0.0)
     floats.setdefault("reg", 0.0)
     floats.setdefault("cam_mask", 0.0)
     floats["total"] = float(total.detach())

@@ -69,6 +69,7 @@ class TrainConfig:
     w_seg: float = 0.1
     w_reg: float = 0.05
     mask_cell: int | None = None
+    cam_warmup: float | None = None
     mcc_cosine: bool = True
     masks: str | None = None
     mask_images: list[str] | None = None

@@ -67,6 +67,32 @@ def test_seg_and_reg_are_skipped_during_warm_up():
     assert grads["decoder.conv8.weight"].abs().sum() == 0
 
 
+@pytest.mark.parametrize("step", [40, 60])  # inside the CAM warm-up; after it
+def test_cam_warm_up_trains_the_classifiers_alone_then_every_loss(step):
+    cfg = MethodConfig(cam_warmup_fraction=0.5)
+    out, grads = _run(train_step, step, corrected=False, cfg=cfg)
+    ref, _ = _run(reference_step, step, corrected=False, cfg=cfg)
+    assert out.parts["total"] == pytest.approx(ref.parts["total"], abs=1e-4)
+    alone = out.parts["cls"] + out.parts["cls_aux"]
+    heads = grads["proj_head.mlp.0.weight"].abs().sum() + grads["decoder.conv8.weight"].abs().sum()
+    if step < 50:
+        assert out.parts["total"] == pytest.approx(alone, abs=1e-5)
+        assert heads == 0
+    else:
+        assert out.parts["total"] > alone + 1e-3 and heads > 0
+
+
+def test_plain_cam_training_computes_the_classification_losses_alone():
+    cfg = MethodConfig(w_mcc=0.0, w_aff=0.0, w_seg=0.0, w_reg=0.0)
+    fast, fast_grads = _run(train_step, 50, cfg=cfg)
+    ref, ref_grads = _run(reference_step, 50, cfg=cfg)
+    assert fast.parts["total"] == pytest.approx(ref.parts["total"], abs=1e-4)
+    assert fast.parts["mcc"] == 0.0 and fast.parts["positive_locals"] == 0.0
+    for name, grad in fast_grads.items():
+        scale = max(1e-3, float(ref_grads[name].abs().max()))
+        assert float((grad - ref_grads[name]).abs().max()) <= 2e-3 * scale, name
+
+
 def test_a_corrected_image_trains_on_its_labels_and_an_uncorrected_one_does_not():
     with_mask, _ = _run(train_step, 50, corrected=True)
     without, _ = _run(train_step, 50, corrected=False)
