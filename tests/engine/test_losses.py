@@ -72,7 +72,7 @@ def test_mcc_loss_on_raw_outputs_stays_finite_where_exp_overflows():
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
     # the negative at +100 ties the positives: each positive term is log 2, the extra one ~200
-    assert float(loss) == pytest.approx((2 * 2 * math.log(2) + 2 * 200.0) / (2 * 2), rel=1e-4)
+    assert loss.item() == pytest.approx((2 * 2 * math.log(2) + 2 * 200.0) / (2 * 2), rel=1e-4)
 
 
 def test_affinity_loss_on_a_two_by_two_grid():
