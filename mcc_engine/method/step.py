@@ -236,10 +236,8 @@ def _combine(parts, cfg: MethodConfig, *, seg_on: bool, n_positive, contrast_on=
                "cam_mask": CAM_MASK_WEIGHT}  # fmt: skip
     total = sum(weights[name] * value for name, value in parts.items())
     floats = {name: float(value.detach()) for name, value in parts.items()}
-    for name in ("mcc", "aff", "seg"):
+    for name in ("mcc", "aff", "seg", "reg", "cam_mask"):  # log.csv has a column for each
         floats.setdefault(name, 0.0)
-    floats.setdefault("reg", 0.0)
-    floats.setdefault("cam_mask", 0.0)
     floats["total"] = float(total.detach())
     floats["positive_locals"] = float(n_positive)
     return StepOutput(loss=total, parts=floats)

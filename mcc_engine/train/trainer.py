@@ -58,11 +58,11 @@ def _check_crop(crop: int, patch: int) -> None:
 
 
 def _method_config(cfg: TrainConfig) -> MethodConfig:
-    cell = {"mask_cell": cfg.mask_cell} if cfg.mask_cell else {}
+    preset = {"mask_cell": cfg.mask_cell} if cfg.mask_cell else {}
     if cfg.cam_warmup:
-        cell["cam_warmup_fraction"] = cfg.cam_warmup
+        preset["cam_warmup_fraction"] = cfg.cam_warmup
     return MethodConfig(w_aff=cfg.w_aff, w_mcc=cfg.w_mcc, w_seg=cfg.w_seg, w_reg=cfg.w_reg,
-                        mcc_cosine=cfg.mcc_cosine, **cell)  # fmt: skip
+                        mcc_cosine=cfg.mcc_cosine, **preset)  # fmt: skip
 
 
 def _epoch_order(n: int, *, seed: int, epoch: int, weights: np.ndarray | None) -> np.ndarray:
