@@ -148,8 +148,9 @@ def train_step(
     p = model.patch_size
     h, w = height // p, width // p
     model.update_teacher(cfg.ema_momentum)
-    contrast_on = cfg.contrast_active(step, total_steps) and (cfg.w_mcc or cfg.w_aff)
-    if not contrast_on and not (cfg.seg_active(step, total_steps) and (cfg.w_seg or cfg.w_reg)):
+    contrast_on = cfg.contrast_active(step, total_steps)
+    seg_on = cfg.seg_active(step, total_steps)
+    if not (contrast_on and (cfg.w_mcc or cfg.w_aff)) and not (seg_on and (cfg.w_seg or cfg.w_reg)):
         return _classification_alone(model, batch, cfg)  # every other loss weighs 0 now
 
     # The training pass runs first: its tokens of x (detached) are the scale-1.0 CAM's unflipped
@@ -197,7 +198,6 @@ def train_step(
                                           batch["mask"][has_mask], labels[has_mask])  # fmt: skip
     parts["aff"] = affinity_loss(tokens, token_labels)
 
-    seg_on = cfg.seg_active(step, total_steps)
     if seg_on:
         seg = F.interpolate(model.decoder(tokens), size=(height, width), mode="bilinear",
                             align_corners=False)  # fmt: skip
@@ -210,7 +210,7 @@ def train_step(
                                        sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
                                        weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
     return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum(),
-                    contrast_on=cfg.contrast_active(step, total_steps))  # fmt: skip
+                    contrast_on=contrast_on)  # fmt: skip
 
 
 def _classification_alone(model, batch, cfg: MethodConfig) -> StepOutput:
