@@ -22,7 +22,8 @@ def test_mcc_loss_by_hand_one_teacher_one_positive_one_negative():
     loss = mcc_loss(teacher, student, torch.tensor([[True, False]]), temperature=0.5)
     sp, sn = math.exp(2.0), math.exp(0.0)
     expected = -math.log(sp / (sp + sn + 1e-4)) - math.log(1 / (1 + sn + 1e-4))
-    assert float(loss) == pytest.approx(expected / 1, rel=1e-6)
+    # divided by the one teacher and by (one positive + 1e-4), as the authors
+    assert float(loss) == pytest.approx(expected / (1 + 1e-4), rel=1e-6)
 
 
 def test_mcc_loss_divides_by_teachers_and_positives_and_averages_images():
@@ -32,7 +33,7 @@ def test_mcc_loss_divides_by_teachers_and_positives_and_averages_images():
     # no negatives: each positive gives -log(s / (s + 1e-4)), the extra term -log(1 / 1.0001)
     s = math.exp(2.0)
     per_teacher = 2 * -math.log(s / (s + 1e-4)) - math.log(1 / 1.0001)
-    assert float(loss) == pytest.approx(2 * per_teacher / (2 * 2), rel=1e-3)
+    assert float(loss) == pytest.approx(2 * per_teacher / 2 / (2 + 1e-4), rel=1e-6)
 
 
 def _mcc_direct(teacher, student, positive, temperature):
@@ -43,7 +44,7 @@ def _mcc_direct(teacher, student, positive, temperature):
         neg = sim[:, ~flags].sum(-1)
         loss = sum(-torch.log(sim[:, j] / (sim[:, j] + neg + 1e-4)) for j in flags.nonzero()[:, 0])
         loss = loss - torch.log(1 / (1 + neg + 1e-4))
-        total = total + loss.sum() / len(t_views) / int(flags.sum())
+        total = total + loss.sum() / len(t_views) / (int(flags.sum()) + 1e-4)
     return total / len(teacher)
 
 
@@ -72,18 +73,19 @@ def test_mcc_loss_on_raw_outputs_stays_finite_where_exp_overflows():
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
     # the negative at +100 ties the positives: each positive term is log 2, the extra one ~200
-    assert loss.item() == pytest.approx((2 * 2 * math.log(2) + 2 * 200.0) / (2 * 2), rel=1e-4)
+    assert loss.item() == pytest.approx((2 * 2 * math.log(2) + 2 * 200.0) / 2 / 2.0001, rel=1e-4)
 
 
 def test_affinity_loss_on_a_two_by_two_grid():
     tokens = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]).T.reshape(1, 2, 2, 2)
     labels = torch.tensor([[[1, 1], [0, 255]]])
-    # pairs: (0,1) same, cos 1; (0,2) and (1,2) different, cos 0; token 3 ignored
+    # pairs (ordered, i != j): (0,1) same, cos 1, twice; (0,2) and (1,2) different, cos 0, twice
+    # each; token 3 ignored. Both counts take +1, as the authors'.
     loss = affinity_loss(tokens, labels)
-    assert float(loss) == pytest.approx(0.5 * (1 - 1.0) + 0.5 * 0.0, abs=1e-6)
+    assert float(loss) == pytest.approx(0.5 * (1 - 2 * 1.0 / 3) + 0.5 * 0.0 / 5, abs=1e-6)
     labels = torch.tensor([[[1, 0], [0, 1]]])
     # same pairs: (0,3) cos .6, (1,2) cos 0; different: (0,1) 1, (0,2) 0, (1,3) 0.8, (2,3) 0.8
-    expected = 0.5 * (1 - (0.6 + 0.0) / 2) + 0.5 * (1.0 + 0.0 + 0.6 + 0.8) / 4
+    expected = 0.5 * (1 - 2 * (0.6 + 0.0) / 5) + 0.5 * 2 * (1.0 + 0.0 + 0.6 + 0.8) / 9
     # (0,1): tokens 0 and 1 are (1,0) and (1,0) with labels 1 and 0 -> different, cos 1
     # (1,3): (1,0).(0.6,0.8) = 0.6 ; (2,3): (0,1).(0.6,0.8) = 0.8
     assert float(affinity_loss(tokens, labels)) == pytest.approx(expected, abs=1e-6)
@@ -103,6 +105,10 @@ def test_cam_labels_thresholds_and_box():
     labels = torch.tensor([[1.0, 0.0]])
     out = cam_to_label(cam, labels, low=0.25, high=0.7)
     assert out.tolist() == [[[0, 255, 1]]]
+    # exactly at the high threshold is still ignored (the authors: class only above it)
+    assert cam_to_label(cam.clamp(max=0.7), labels, low=0.25, high=0.7).tolist() == [
+        [[0, 255, 255]]
+    ]
     valid = torch.tensor([[[True, True, False]]])
     assert cam_to_label(cam, labels, low=0.25, high=0.7, valid=valid).tolist() == [[[0, 255, 255]]]
 
