@@ -46,6 +46,11 @@ class MethodConfig:
     # Quirks of the authors' code, kept (True) for fidelity; presets for our own use turn them off.
     # The aux pseudo-label's real-pixel box is given in pixels on the token grid (step 8).
     quirk_token_box_pixels: bool = True
+    # The main view's own flip does not mirror the real-pixel box (step 1).
+    quirk_box_unflipped: bool = True
+    # The local source flips on its own, mirrored against the main view's masks and flags half
+    # the time (step 1).
+    quirk_local_flip: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -53,9 +58,15 @@ class MethodConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MethodConfig:
-        """The inverse of to_dict."""
+        """The inverse of to_dict; settings this version does not know are ignored."""
         kinds = {f.name: f.type for f in fields(cls)}
-        return cls(**{k: tuple(v) if "tuple" in str(kinds[k]) else v for k, v in data.items()})
+        return cls(
+            **{
+                k: tuple(v) if "tuple" in str(kinds[k]) else v
+                for k, v in data.items()
+                if k in kinds
+            }
+        )
 
     def seg_active(self, step: int, total_steps: int) -> bool:
         """Whether the segmentation and regulariser losses count at 0-based iteration `step`.
