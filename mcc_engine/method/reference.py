@@ -211,8 +211,15 @@ def reference_step(
         y0, x0, y1, x1 = (int(v) for v in box[i])
         valid[i, y0:y1, x0:x1] = True
     parts["seg"] = segmentation_loss(seg, target)
-    parts["reg"] = crf_energy_loss(images255, seg.float().softmax(dim=1), valid,
-                                   sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
-                                   weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
+    # The gate reads the seg pseudo-labels (255 = ignore, 1 there); valid is the box.
+    parts["reg"] = crf_energy_loss(
+        images255,
+        seg.float().softmax(dim=1),
+        target,
+        valid,
+        sigma_rgb=cfg.reg_sigma_rgb,
+        sigma_xy=cfg.reg_sigma_xy,
+        weight=cfg.reg_weight_inside,
+    )
     return _combine(parts, cfg, seg_on=cfg.seg_active(step, total_steps), n_positive=flags.sum(),
                     contrast_on=cfg.contrast_active(step, total_steps))  # fmt: skip

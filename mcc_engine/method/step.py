@@ -206,9 +206,16 @@ def train_step(
         target = seg_pseudo_labels(cam, labels, images255, valid, cfg)
         target = torch.where(has_mask[:, None, None], batch["mask"], target)
         parts["seg"] = segmentation_loss(seg, target)
-        parts["reg"] = crf_energy_loss(images255, seg.float().softmax(dim=1), valid,
-                                       sigma_rgb=cfg.reg_sigma_rgb, sigma_xy=cfg.reg_sigma_xy,
-                                       weight=cfg.reg_weight_inside, grid=cfg.reg_grid)  # fmt: skip
+        # The gate reads the seg pseudo-labels (255 = ignore, 1 there); valid is the box.
+        parts["reg"] = crf_energy_loss(
+            images255,
+            seg.float().softmax(dim=1),
+            target,
+            valid,
+            sigma_rgb=cfg.reg_sigma_rgb,
+            sigma_xy=cfg.reg_sigma_xy,
+            weight=cfg.reg_weight_inside,
+        )
     return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum(),
                     contrast_on=contrast_on)  # fmt: skip
 
