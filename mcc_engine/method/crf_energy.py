@@ -19,9 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mcc_engine.data.masks import IGNORE
 from mcc_engine.method.permutohedral import bilateral_filter
-
-IGNORE = 255
 
 
 class _GatedEnergy(torch.autograd.Function):
@@ -65,12 +64,17 @@ def crf_energy_loss(
     """
     if min(probs.shape[-2:]) * scale < 1:
         raise ValueError(f"an image of {tuple(probs.shape[-2:])} has no pixel at scale {scale}")
-    image_half = _half(images.float(), scale)
-    seg_half = _half(probs.float(), scale, mode="bilinear", align_corners=False)
-    roi_half = _half(roi.float()[:, None], scale)[:, 0]
-    ignore_half = _half((labels == IGNORE).float()[:, None], scale)[:, 0] > 0.5
-    with torch.no_grad():
-        gate = roi_half - seg_half.max(dim=1).values
-        gate = gate.masked_fill(ignore_half, 1.0).clamp_(min=0.0)
-    energy = _GatedEnergy.apply(seg_half, image_half, roi_half, gate, sigma_rgb, sigma_xy * scale)
+    # Under mixed precision everything here stays float32: autocast would run the bilinear
+    # downscale and the lattice's sparse products in half precision (or refuse them).
+    with torch.autocast(probs.device.type, enabled=False):
+        image_half = _half(images.float(), scale)
+        seg_half = _half(probs.float(), scale, mode="bilinear", align_corners=False)
+        roi_half = _half(roi.float()[:, None], scale)[:, 0]
+        ignore_half = _half((labels == IGNORE).float()[:, None], scale)[:, 0] > 0.5
+        with torch.no_grad():
+            gate = roi_half - seg_half.max(dim=1).values
+            gate = gate.masked_fill(ignore_half, 1.0).clamp_(min=0.0)
+        energy = _GatedEnergy.apply(
+            seg_half, image_half, roi_half, gate, sigma_rgb, sigma_xy * scale
+        )
     return weight * energy

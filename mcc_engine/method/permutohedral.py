@@ -48,10 +48,14 @@ class Lattice:
 
     def filter(self, values: torch.Tensor) -> torch.Tensor:
         """(P, C) float32 values splatted, blurred and sliced back: the filtered (P, C)."""
+        with torch.autocast(values.device.type, enabled=False):  # sparse products: float32 only
+            return self._filter(values.float())
+
+    def _filter(self, values: torch.Tensor) -> torch.Tensor:
         m = self.size
         grid = values.new_zeros(m + 1, values.shape[1])
         # Row m stays 0: the missing neighbour of every blur (the C code's row 0).
-        grid[:m] = self.splat @ values.float()
+        grid[:m] = self.splat @ values
         spare = torch.zeros_like(grid)
         for n1, n2 in self.neighbours:
             # index_select: several times faster on CPU than grid[n1]'s advanced indexing.

@@ -208,3 +208,11 @@ def test_energy_prefers_masks_that_follow_colour():
     assert float(crf_energy_loss(image, good, labels, roi, **kwargs)) < float(
         crf_energy_loss(image, bad, labels, roi, **kwargs)
     )
+
+
+def test_mixed_precision_leaves_the_energy_in_float32():
+    # Training with AMP runs the step under autocast; the lattice must still filter in float32.
+    images, logits, labels, roi = _random_inputs(2, 3, 32, seed=4)
+    expected = float(_energy(logits, images, labels, roi))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert float(_energy(logits, images, labels, roi)) == pytest.approx(expected, rel=1e-6)
