@@ -18,9 +18,11 @@ of it). To give the authors' numbers, this module follows the same steps, in flo
 6. Slice: each point reads its vertices back with its weights times alpha = 1 / (1 + 2^-d).
 
 The hash table becomes a sort: a vertex's key (d integers) is packed into one int64 code, with the
-image's index as the leading digit so a batch shares one lattice without mixing images;
-`torch.unique` numbers the vertices and a neighbour is found by `searchsorted` of the code plus a
-constant (the packing is linear and padded so that the +-d steps never carry).
+image's index as the leading digit so a batch shares one lattice without mixing images. One
+stable sort of the codes numbers the vertices and gives the splat as a CSR matrix (slicing is its
+transpose, also CSR); a blur neighbour is found by `searchsorted` of the code plus a constant (the
+packing is linear and padded so that the +-d steps never carry). The lattice depends on the image
+only; the regulariser's backward needs no second filtering.
 """
 
 from __future__ import annotations
