@@ -32,7 +32,6 @@ class MethodConfig:
     reg_weight_inside: float = 1e-7
     reg_sigma_rgb: float = 15.0
     reg_sigma_xy: float = 100.0
-    reg_grid: int = 32
     w_cls: float = 1.0
     w_cls_aux: float = 1.0
     w_aff: float = 0.2

@@ -269,14 +269,15 @@ def reference_step(
         y0, x0, y1, x1 = (int(v) for v in box[i])
         valid[i, y0:y1, x0:x1] = True
     parts["seg"] = _seg_loss(seg, target, cfg.per_image_losses)
+    # The gate reads the seg pseudo-labels (255 = ignore, 1 there); valid is the box.
     parts["reg"] = crf_energy_loss(
         denormalise(model, x),
         seg.float().softmax(dim=1),
+        target,
         valid,
         sigma_rgb=cfg.reg_sigma_rgb,
         sigma_xy=cfg.reg_sigma_xy,
         weight=cfg.reg_weight_inside,
-        grid=cfg.reg_grid,
     )
     return _combine(
         parts,

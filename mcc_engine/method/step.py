@@ -269,14 +269,15 @@ def train_step(
         target = seg_pseudo_labels(cam, labels, denormalise_uint8(model, x), valid, cfg)
         target = torch.where(has_mask[:, None, None], batch["mask"], target)
         parts["seg"] = segmentation_loss(seg, target, per_image=cfg.per_image_losses)
+        # The gate reads the seg pseudo-labels (255 = ignore, 1 there); valid is the box.
         parts["reg"] = crf_energy_loss(
             denormalise(model, x),
             seg.float().softmax(dim=1),
+            target,
             valid,
             sigma_rgb=cfg.reg_sigma_rgb,
             sigma_xy=cfg.reg_sigma_xy,
             weight=cfg.reg_weight_inside,
-            grid=cfg.reg_grid,
         )
     return _combine(parts, cfg, seg_on=seg_on, n_positive=flags.sum(), contrast_on=contrast_on)
 

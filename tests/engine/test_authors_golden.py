@@ -24,6 +24,7 @@ from mcc_engine.method.cam import (
     multiscale_cams,
 )
 from mcc_engine.method.config import MethodConfig
+from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.local_masks import roi_levels, sample_visible, view_flags
 from mcc_engine.method.losses import (
     affinity_loss,
@@ -32,6 +33,7 @@ from mcc_engine.method.losses import (
     segmentation_loss,
 )
 from mcc_engine.method.par import par_refine
+from mcc_engine.method.permutohedral import bilateral_filter
 from mcc_engine.method.reference import reference_step
 from mcc_engine.method.step import (
     contrast_outputs,
@@ -172,7 +174,37 @@ def check_seg_loss(name):
 
 # -- c07: the CRF energy regulariser ---------------------------------------------------------------
 def check_energy(name):
-    pytest.fail("the energy regulariser's golden check is not written yet")
+    d = G.load(name)
+    # The lattice against the authors' compiled filter, on the inputs it received.
+    out = bilateral_filter(
+        G.tensor(d["filter_image"]),
+        G.tensor(d["filter_seg"]),
+        sigma_rgb=float(d["filter_sigma_rgb"]),
+        sigma_xy=float(d["filter_sigma_xy"]),
+    )
+    close(out, d["filter_out"], rtol=1e-5, atol=1e-6)  # only the order of the sums differs
+    # The loss from the normalised image and the logits, as the training step calls it.
+    logits = G.tensor(d["logits"]).requires_grad_()
+    mean255 = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)  # the authors' constants
+    std255 = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    images = G.tensor(d["img_norm"]) * std255 + mean255
+    labels = G.tensor(d["label"]).to(torch.uint8).long()  # they cast the float label to uint8
+    roi = box_mask(G.ours_box(d["img_box"]), tuple(logits.shape[-2:]))
+    loss = crf_energy_loss(
+        images,
+        logits.softmax(dim=1),
+        labels,
+        roi,
+        sigma_rgb=float(d["sigma_rgb"]),
+        sigma_xy=float(d["sigma_xy"]),
+        weight=float(d["weight"]),
+        scale=float(d["scale_factor"]),
+    )
+    loss.backward()
+    assert loss.shape == ()  # the authors return shape (1,) with the same value
+    close(loss, d["loss"])
+    expected = G.tensor(d["grad_logits"])
+    assert float((logits.grad - expected).norm() / expected.norm()) <= 1e-5
 
 
 # -- c08: local-view masks and flags ---------------------------------------------------------------

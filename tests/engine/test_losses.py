@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from mcc_engine.method.cam import cam_to_label, normalise_cam
-from mcc_engine.method.crf_energy import crf_energy_loss
 from mcc_engine.method.losses import (
     affinity_loss,
     classification_loss,
@@ -119,59 +118,9 @@ def test_normalised_cam_spans_zero_to_one():
     assert float(cam.max()) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_crf_energy_prefers_masks_that_follow_colour():
-    image = torch.zeros(1, 3, 16, 16)
-    image[..., 8:] = 255.0
-    good = torch.zeros(1, 2, 16, 16)
-    good[:, 0, :, :8] = 1
-    good[:, 1, :, 8:] = 1
-    bad = torch.zeros(1, 2, 16, 16)
-    bad[:, 0, :8] = 1
-    bad[:, 1, 8:] = 1
-    valid = torch.ones(1, 16, 16, dtype=torch.bool)
-    kwargs = {"sigma_rgb": 15.0, "sigma_xy": 100.0, "weight": 1.0, "grid": 8}
-    assert float(crf_energy_loss(image, good, valid, **kwargs)) < float(
-        crf_energy_loss(image, bad, valid, **kwargs)
-    )
-
-
 def test_classification_loss_by_hand():
     logits = torch.tensor([[2.0, -1.0]])
     labels = torch.tensor([[1.0, 0.0]])
     # mean over classes of -log sigmoid(x) for a tag and -log(1 - sigmoid(x)) for its absence
     expected = (math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(-1.0))) / 2
     assert float(classification_loss(logits, labels)) == pytest.approx(expected, rel=1e-6)
-
-
-def test_crf_energy_by_hand_on_four_cells():
-    # A 4 x 4 image is 2 x 2 pixels at half resolution: one cell each, area 1, no pooling loss.
-    # Left column black, right column grey 30: colour term |30 - 0|^2 * 3 / 15^2 = 12 between
-    # columns. Half-resolution positions are 1 apart; sigma_xy 2 is 1 at half resolution.
-    image = torch.zeros(1, 3, 4, 4)
-    image[..., 2:] = 30.0
-    valid = torch.ones(1, 4, 4, dtype=torch.bool)
-    kwargs = {"sigma_rgb": 15.0, "sigma_xy": 2.0, "weight": 1.0, "grid": 32}
-
-    def k(colour: float, squared_steps: float) -> float:
-        return math.exp(-0.5 * (colour + squared_steps))
-
-    by_column = torch.zeros(1, 2, 4, 4)  # class 0 left, class 1 right: pairs in one column
-    by_column[:, 0, :, :2] = 1
-    by_column[:, 1, :, 2:] = 1
-    expected = 2 * (2 + 2 * k(0, 1))  # per class: two self pairs, one vertical pair twice
-    assert float(crf_energy_loss(image, by_column, valid, **kwargs)) == pytest.approx(
-        -expected, rel=1e-5
-    )
-    by_row = torch.zeros(1, 2, 4, 4)  # class 0 top, class 1 bottom: pairs across colours
-    by_row[:, 0, :2] = 1
-    by_row[:, 1, 2:] = 1
-    expected = 2 * (2 + 2 * k(12, 1))
-    assert float(crf_energy_loss(image, by_row, valid, **kwargs)) == pytest.approx(
-        -expected, rel=1e-5
-    )
-    # Pixels outside the real-pixel box do not count: only the left column is real here.
-    valid[..., 2:] = False
-    expected = 2 + 2 * k(0, 1)  # class 0 keeps its column, class 1 lies outside
-    assert float(crf_energy_loss(image, by_column, valid, **kwargs)) == pytest.approx(
-        -expected, rel=1e-5
-    )
