@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 ARMS = {
     "mcc": "",
     "cam": "--w-mcc 0 --w-aff 0 --w-seg 0 --w-reg 0",
