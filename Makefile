@@ -28,6 +28,7 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/train_step.py
 	$(PY) bench/export.py
+	$(PY) bench/energy.py
 	$(PY) bench/canvas.py
 
 PACKAGE_STAMP := $(VENV)/.installed-package

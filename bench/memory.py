@@ -39,9 +39,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--crop", type=int, default=448)
     args = parser.parse_args()
-    model = build_model(
-        ModelConfig(backbone="deit_base_patch16_224", num_classes=20, img_size=args.crop)
-    )
+    model = build_model(ModelConfig(backbone="deit_base_patch16_224", num_classes=20))
     saved = 0
     seen: set[int] = set()
 

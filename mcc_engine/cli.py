@@ -29,7 +29,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train or fine-tune on a data folder")
     train.add_argument("--data", type=Path)
     train.add_argument("--out", type=Path)
-    train.add_argument("--preset", default="cpu", choices=["tiny", "demo", "cpu", "gpu", "paper"])
+    train.add_argument("--preset", choices=["tiny", "demo", "cpu", "gpu", "paper"],
+                       help="default cpu")  # fmt: skip
     train.add_argument("--backbone")
     train.add_argument("--weights", help="imagenet, none, or a FILE")
     train.add_argument("--init", help="start from this checkpoint's weights")
@@ -86,21 +87,24 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    import signal
+
     from mcc_engine.train.config import TrainConfig
     from mcc_engine.train.trainer import train
 
-    given = {k: getattr(args, k) for k in ("backbone", "weights", "init", "iters", "batch", "crop",
-                                           "lr", "amp", "cam_warmup")}  # fmt: skip
+    given = {k: getattr(args, k) for k in ("preset", "backbone", "weights", "init", "iters",
+                                           "batch", "crop", "lr", "amp", "seed")}  # fmt: skip
     if args.cam_warmup is not None and not 0.0 <= args.cam_warmup < 1.0:
         raise InputError(None, f"--cam-warmup {args.cam_warmup} is not in [0, 1)")
-    weights = {k: getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
+    method = {f"w_{k}": getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
+    method["cam_warmup_fraction"] = args.cam_warmup
     cfg = TrainConfig(
         data=str(args.data) if args.data else None, out=str(args.out) if args.out else None,
-        preset=args.preset, resume=str(args.resume) if args.resume else None, device=args.device,
-        masks=str(args.masks) if args.masks else None, seed=args.seed or 0,
+        resume=str(args.resume) if args.resume else None, device=args.device,
+        masks=str(args.masks) if args.masks else None,
         save_every=args.save_every, log_every=args.log_every, num_workers=args.workers,
+        method={k: v for k, v in method.items() if v is not None},
         **{k: v for k, v in given.items() if v is not None},
-        **{f"w_{k}": v for k, v in weights.items() if v is not None},
     )  # fmt: skip
     if cfg.resume is None and cfg.data is None:
         raise InputError(None, "train needs --data DIR (or --resume RUN_DIR)")
@@ -115,20 +119,37 @@ def _cmd_train(args) -> int:
         width = max(width, len(line))
         print("\r" + line.ljust(width), end="", file=sys.stderr, flush=True)
 
+    # The first Ctrl+C stops after the current step and saves last.pt; a second one stops at once.
+    interrupted = []
+
+    def on_interrupt(signum, frame) -> None:
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        print("\nstopping after this step (Ctrl+C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = train(cfg, progress=show if sys.stderr.isatty() else None)
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; continue with: mcc train --resume {cfg.resume or cfg.out}",
-            file=sys.stderr,
+        result = train(
+            cfg,
+            progress=show if sys.stderr.isatty() else None,
+            should_stop=lambda: bool(interrupted),
         )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue from the last saved step with: mcc train --resume "
+              f"{cfg.resume or cfg.out}", file=sys.stderr)  # fmt: skip
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    state = "stopped" if result.cancelled else "trained"
-    print(f"{state} {result.step} steps; checkpoint {result.last_checkpoint}")
+    if result.cancelled:
+        print(f"stopped at step {result.step}; checkpoint {result.last_checkpoint}; continue with: "
+              f"mcc train --resume {result.run_dir}")  # fmt: skip
+        return 130 if interrupted else 0
+    print(f"trained {result.step} steps; checkpoint {result.last_checkpoint}")
     return 0
 
 

@@ -197,9 +197,13 @@ def head_trained(checkpoint: dict) -> bool:
     train_cfg = checkpoint.get("train_config") or {}
     if "iters" not in train_cfg or "step" not in checkpoint or train_cfg.get("init"):
         return True
-    warm = float((checkpoint.get("method_config") or {}).get("seg_warmup_fraction", 0.1))
-    seg_on = int(checkpoint["step"]) > int(warm * int(train_cfg["iters"]))
-    return seg_on and float(train_cfg.get("w_seg", 0.1)) > 0
+    from mcc_engine.method.config import MethodConfig
+
+    method = MethodConfig.from_dict(checkpoint.get("method_config") or {})
+    if "w_seg" in train_cfg:  # runs saved before the weights moved into the method settings
+        method.w_seg = float(train_cfg["w_seg"])
+    last = int(checkpoint["step"]) - 1  # the index of the last step taken
+    return last >= 0 and method.seg_active(last, int(train_cfg["iters"])) and method.w_seg > 0
 
 
 def dense_crf(image: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -16,7 +16,11 @@ from mcc_engine.errors import InputError
 
 
 class TrainDataset(Dataset):
-    """Item i: the views of image i, its label vector and, where corrected, its mask."""
+    """Item (i, epoch): the views of image i, its label vector and, where corrected, its mask.
+
+    The epoch travels with the index (rather than as dataset state) so that data-loading
+    workers, which hold their own copy of the dataset, draw each epoch's own augmentations.
+    """
 
     def __init__(
         self,
@@ -36,7 +40,6 @@ class TrainDataset(Dataset):
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.seed = seed
-        self.epoch = 0
         self.masks: dict[int, Path] = {}
         if masks_dir is not None:
             for i, sample in enumerate(folder.samples):
@@ -49,17 +52,15 @@ class TrainDataset(Dataset):
     def __len__(self) -> int:
         return len(self.folder.samples)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Change the random draws for a new pass over the data."""
-        self.epoch = epoch
-
     def has_mask(self, index: int) -> bool:
         """Whether image `index` has a corrected mask."""
         return index in self.masks
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The views of image `index` as drawn in `epoch`, for a key (index, epoch) or index."""
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
         sample = self.folder.samples[index]
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = np.random.default_rng((self.seed, epoch, index))
         image = read_image(self.folder.image_path(sample))
         mask = None
         if index in self.masks:

@@ -1,18 +1,25 @@
-"""The training views of one image (method.md step 1), as numpy functions with an explicit RNG."""
+"""The training views of one image (method.md step 1), with the authors' image operations.
+
+Each operation is the one the authors' data code applies (PIL resizes, torchvision's colour
+jitter and greyscale, PIL's Gaussian blur and solarise, black padding at a random offset), with
+its random parameters drawn from an explicit numpy generator so that a run can be replayed.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+import torchvision.transforms.functional as TF
+from PIL import Image, ImageFilter, ImageOps
 
 from mcc_engine.data.masks import IGNORE
 
 
 @dataclass
 class ViewConfig:
-    """Sizes and probabilities of the augmentations."""
+    """Sizes and probabilities of the augmentations (the authors' values by default)."""
 
     crop: int = 448
     scale_range: tuple[float, float] = (0.5, 2.0)
@@ -22,104 +29,136 @@ class ViewConfig:
     grey_p: float = 0.2
     blur_main_p: float = 1.0
     blur_global_p: float = 0.1
-    solarize_p: float = 0.2
     blur_local_p: float = 0.5
+    solarize_p: float = 0.2
+    # Quirks of the authors' data code, kept by default; presets for our own use turn them off.
+    # The main view's own flip does not mirror the real-pixel box.
+    quirk_box_unflipped: bool = True
+    # The local source flips on its own, so its masks and flags (from the main view's CAM) are
+    # mirrored half the time.
+    quirk_local_flip: bool = True
 
 
 @dataclass
-class Geometry:
-    """Where the main crop came from: rescale factor, flip, and the crop window."""
+class Crop:
+    """The main crop: the rescaled, flipped, padded and cropped image, its mask and box."""
 
-    scale: float
-    flip: bool
-    top: int
-    left: int
+    image: Image.Image
+    mask: np.ndarray | None
+    box: tuple[int, int, int, int]  # (y0, x0, y1, x1) of real pixels in the crop
 
 
-def main_geometry(shape: tuple[int, int], cfg: ViewConfig, rng: np.random.Generator) -> Geometry:
-    """Draw the rescale, flip and crop position of the main view."""
+def random_crop(
+    image: np.ndarray, mask: np.ndarray | None, crop: int, rng: np.random.Generator
+) -> Crop:
+    """Pad to at least crop x crop with black at a random offset, then a random crop window."""
+    h, w = image.shape[:2]
+    height, width = max(crop, h), max(crop, w)
+    pad_y, pad_x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    top, left = int(rng.integers(0, height - crop + 1)), int(rng.integers(0, width - crop + 1))
+    padded = np.zeros((height, width, 3), np.uint8)
+    padded[pad_y : pad_y + h, pad_x : pad_x + w] = image
+    window = padded[top : top + crop, left : left + crop]
+    box = (
+        max(pad_y - top, 0),
+        max(pad_x - left, 0),
+        min(crop, h + pad_y - top),
+        min(crop, w + pad_x - left),
+    )
+    cropped_mask = None
+    if mask is not None:
+        full = np.full((height, width), IGNORE, np.uint8)
+        full[pad_y : pad_y + h, pad_x : pad_x + w] = mask
+        cropped_mask = full[top : top + crop, left : left + crop]
+    return Crop(Image.fromarray(np.ascontiguousarray(window)), cropped_mask, box)
+
+
+def main_crop(
+    image: np.ndarray, mask: np.ndarray | None, cfg: ViewConfig, rng: np.random.Generator
+) -> Crop:
+    """Rescale by a factor in scale_range (bilinear), flip with p 0.5, pad and crop."""
     scale = float(rng.uniform(*cfg.scale_range))
-    height, width = (max(1, round(s * scale)) for s in shape)
-    top = int(rng.integers(0, max(height - cfg.crop, 0) + 1))
-    left = int(rng.integers(0, max(width - cfg.crop, 0) + 1))
-    return Geometry(scale=scale, flip=bool(rng.random() < 0.5), top=top, left=left)
+    h, w = image.shape[:2]
+    size = (max(1, int(scale * w)), max(1, int(scale * h)))
+    image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    if mask is not None:
+        mask = np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST))
+    if rng.random() > 0.5:
+        image = image[:, ::-1]
+        mask = None if mask is None else mask[:, ::-1]
+    return random_crop(image, mask, cfg.crop, rng)
 
 
-def apply_geometry(
-    array: np.ndarray, geo: Geometry, crop: int, *, nearest: bool = False, fill: int = 0
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Rescale, flip, crop and pad an image (or a mask); returns it and the real-pixel box."""
-    height, width = (max(1, round(s * geo.scale)) for s in array.shape[:2])
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    resized = cv2.resize(array, (width, height), interpolation=interp)
-    if geo.flip:
-        resized = resized[:, ::-1]
-    window = resized[geo.top : geo.top + crop, geo.left : geo.left + crop]
-    out = np.full((crop, crop, *array.shape[2:]), fill, dtype=array.dtype)
-    out[: window.shape[0], : window.shape[1]] = window
-    return out, (0, 0, window.shape[0], window.shape[1])
-
-
-def colour_jitter(image: np.ndarray, cfg: ViewConfig, rng: np.random.Generator) -> np.ndarray:
-    """Brightness, contrast, saturation and hue jitter in random order (float32 0-1 RGB)."""
+def colour_jitter(image: Image.Image, cfg: ViewConfig, rng: np.random.Generator) -> Image.Image:
+    """torchvision's ColorJitter: brightness, contrast, saturation and hue in a random order."""
     b, c, s, h = cfg.jitter
-    out = image
-    for op in rng.permutation(4):
-        if op == 0:
-            out = out * rng.uniform(1 - b, 1 + b)
-        elif op == 1:
-            mean = (out @ np.array([0.299, 0.587, 0.114], np.float32)).mean()
-            out = (out - mean) * rng.uniform(1 - c, 1 + c) + mean
-        elif op == 2:
-            grey = (out @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-            out = (out - grey) * rng.uniform(1 - s, 1 + s) + grey
-        else:
-            hsv = cv2.cvtColor(np.clip(out, 0, 1).astype(np.float32), cv2.COLOR_RGB2HSV)
-            hsv[..., 0] = (hsv[..., 0] + rng.uniform(-h, h) * 360.0) % 360.0
-            out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-        out = np.clip(out, 0.0, 1.0)
-    return out.astype(np.float32)
+    factors = (
+        rng.uniform(1 - b, 1 + b),
+        rng.uniform(1 - c, 1 + c),
+        rng.uniform(1 - s, 1 + s),
+        rng.uniform(-h, h),
+    )
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+    for index in rng.permutation(4):
+        image = ops[index](image, float(factors[index]))
+    return image
 
 
 def photometric(
-    image: np.ndarray, cfg: ViewConfig, rng: np.random.Generator, *, blur_p: float,
-    solarize_p: float = 0.0, grey_p: float | None = None,
-) -> np.ndarray:  # fmt: skip
-    """Jitter, greyscale, Gaussian blur and solarisation of a float 0-1 RGB image."""
-    out = image
+    image: Image.Image,
+    cfg: ViewConfig,
+    rng: np.random.Generator,
+    *,
+    blur_p: float,
+    solarize_p: float = 0.0,
+) -> Image.Image:
+    """Colour jitter (p jitter_p), greyscale (p grey_p), Gaussian blur and solarisation."""
     if rng.random() < cfg.jitter_p:
-        out = colour_jitter(out, cfg, rng)
-    if rng.random() < (cfg.grey_p if grey_p is None else grey_p):
-        grey = out @ np.array([0.299, 0.587, 0.114], np.float32)
-        out = np.repeat(grey[..., None], 3, axis=2)
-    if rng.random() < blur_p:
-        sigma = float(rng.uniform(0.1, 2.0))
-        out = cv2.GaussianBlur(out, (0, 0), sigma)
+        image = colour_jitter(image, cfg, rng)
+    if rng.random() < cfg.grey_p:
+        image = TF.rgb_to_grayscale(image, num_output_channels=3)
+    if rng.random() <= blur_p:
+        image = image.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.1, 2.0))))
     if rng.random() < solarize_p:
-        out = np.where(out >= 0.5, 1.0 - out, out)
-    return out.astype(np.float32)
+        image = ImageOps.solarize(image)
+    return image
 
 
 def random_resized_crop(
-    image: np.ndarray, crop: int, scale: tuple[float, float], rng: np.random.Generator
-) -> np.ndarray:
-    """A random area fraction and aspect ratio of the image, resized to crop x crop."""
-    height, width = image.shape[:2]
+    image: Image.Image, crop: int, scale: tuple[float, float], rng: np.random.Generator
+) -> Image.Image:
+    """torchvision's RandomResizedCrop (aspect 3/4 to 4/3) to crop x crop, bicubic."""
+    width, height = image.size
+    area = height * width
+    log_ratio = (math.log(3 / 4), math.log(4 / 3))
     for _ in range(10):
-        area = height * width * rng.uniform(*scale)
-        ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        w = round(np.sqrt(area * ratio))
-        h = round(np.sqrt(area / ratio))
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w = round(math.sqrt(target * aspect))
+        h = round(math.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
-            top = int(rng.integers(0, height - h + 1))
-            left = int(rng.integers(0, width - w + 1))
-            return cv2.resize(image[top : top + h, left : left + w], (crop, crop))
-    return cv2.resize(image, (crop, crop))
+            top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+            break
+    else:  # the central crop at the nearest allowed aspect ratio
+        ratio = width / height
+        w, h = width, height
+        if ratio < 3 / 4:
+            h = round(width / (3 / 4))
+        elif ratio > 4 / 3:
+            w = round(height * (4 / 3))
+        top, left = (height - h) // 2, (width - w) // 2
+    return image.crop((left, top, left + w, top + h)).resize((crop, crop), Image.BICUBIC)
 
 
-def to_chw(image01: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Normalise a float 0-1 RGB image and move channels first."""
-    return ((image01 - mean) / std).transpose(2, 0, 1).astype(np.float32)
+def flip(image: Image.Image, yes: bool) -> Image.Image:
+    """Mirror left-right when `yes`."""
+    return image.transpose(Image.FLIP_LEFT_RIGHT) if yes else image
+
+
+def to_chw(image: Image.Image, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Normalise an RGB image (value / 255, minus mean, over std) and move channels first."""
+    array = np.asarray(image, np.float32) / 255.0
+    return ((array - mean) / std).transpose(2, 0, 1).astype(np.float32)
 
 
 def make_views(
@@ -132,28 +171,30 @@ def make_views(
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Main view with its box (and mask), second global view, and the local source."""
-    geo = main_geometry(image.shape[:2], cfg, rng)
-    crop01, box = apply_geometry(image.astype(np.float32) / 255.0, geo, cfg.crop)
-    real = np.zeros(crop01.shape[:2], bool)
-    real[box[0] : box[2], box[1] : box[3]] = True
-    main = photometric(crop01, cfg, rng, blur_p=cfg.blur_main_p) * real[..., None]
-    local = photometric(crop01, cfg, rng, blur_p=cfg.blur_local_p, grey_p=0.0) * real[..., None]
-    g2 = random_resized_crop(image.astype(np.float32) / 255.0, cfg.crop, cfg.global_scale, rng)
-    if rng.random() < 0.5:
-        g2 = g2[:, ::-1]
-    g2 = photometric(np.ascontiguousarray(g2), cfg, rng, blur_p=cfg.blur_global_p,
-                     solarize_p=cfg.solarize_p)  # fmt: skip
-    if mask is None:
+    crop = main_crop(image, mask, cfg, rng)
+    main_flip = bool(rng.random() < 0.5)
+    local_flip = bool(rng.random() < 0.5) if cfg.quirk_local_flip else main_flip
+    main = photometric(flip(crop.image, main_flip), cfg, rng, blur_p=cfg.blur_main_p)
+    local = photometric(flip(crop.image, local_flip), cfg, rng, blur_p=cfg.blur_local_p)
+    g2 = random_resized_crop(Image.fromarray(image), cfg.crop, cfg.global_scale, rng)
+    g2 = photometric(
+        flip(g2, bool(rng.random() < 0.5)),
+        cfg,
+        rng,
+        blur_p=cfg.blur_global_p,
+        solarize_p=cfg.solarize_p,
+    )
+    y0, x0, y1, x1 = crop.box
+    if main_flip and not cfg.quirk_box_unflipped:
+        x0, x1 = cfg.crop - x1, cfg.crop - x0
+    if crop.mask is None:
         crop_mask = np.full((cfg.crop, cfg.crop), IGNORE, np.uint8)
-    else:
-        crop_mask, _ = apply_geometry(mask, geo, cfg.crop, nearest=True, fill=IGNORE)
-    # Padding is zero in the normalised input, as in the authors' pipeline.
-    main_n = to_chw(main, mean, std) * real[None]
-    local_n = to_chw(local, mean, std) * real[None]
+    else:  # a corrected mask always follows the main view's pixels
+        crop_mask = crop.mask[:, ::-1] if main_flip else crop.mask
     return {
-        "image": main_n,
+        "image": to_chw(main, mean, std),
         "global2": to_chw(g2, mean, std),
-        "local": local_n,
-        "box": np.array(box, np.int64),
-        "mask": crop_mask.astype(np.int64),
+        "local": to_chw(local, mean, std),
+        "box": np.array((y0, x0, y1, x1), np.int64),
+        "mask": np.ascontiguousarray(crop_mask).astype(np.int64),
     }

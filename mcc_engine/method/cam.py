@@ -10,10 +10,14 @@ import torch.nn.functional as F
 from mcc_engine.data.masks import IGNORE
 
 
-def _resize_to_patches(images: torch.Tensor, scale: float, patch: int) -> torch.Tensor:
+def rescale(images: torch.Tensor, scale: float, patch: int) -> torch.Tensor:
+    """Images resized by `scale` (bilinear, sides floored as the authors' int(s * H)).
+
+    The encoder then drops the pixels past the last whole patch, as the authors' patch
+    convolution does; sides are kept at one patch at least.
+    """
     height, width = images.shape[-2:]
-    size = (max(patch, round(height * scale / patch) * patch),
-            max(patch, round(width * scale / patch) * patch))  # fmt: skip
+    size = (max(patch, int(height * scale)), max(patch, int(width * scale)))
     if size == (height, width):
         return images
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
@@ -62,7 +66,7 @@ def multiscale_cams(
         pick = torch.cat([slots, slots])[:, :, None, None]  # the flipped half: the same images
     total = total_aux = None
     for scale in scales:
-        x = _resize_to_patches(images, scale, model.patch_size)
+        x = rescale(images, scale, model.patch_size)
         if main_tokens is not None and x is images:
             enc = model.encode(x.flip(-1))
             token_sets = [torch.cat([known.detach(), new]) for known, new in
@@ -110,6 +114,15 @@ def multiscale_cam(
     return cam_aux if aux else cam
 
 
+def cam_to_mask(cam: torch.Tensor, labels: torch.Tensor, *, background: float) -> torch.Tensor:
+    """(B, h, w) long: the tagged argmax class, background where the tagged max <= `background`.
+
+    The authors' CAM pseudo-label tool (cam_to_label without a box, threshold 0.5).
+    """
+    value, index = (cam * labels[:, :, None, None]).max(dim=1)
+    return torch.where(value <= background, torch.zeros_like(index), index + 1)
+
+
 def box_mask(box: torch.Tensor, size: tuple[int, int], *, stride: int = 1) -> torch.Tensor:
     """(B, h, w) bool, True inside each (y0, x0, y1, x1) pixel box, on a grid of `stride` pixels."""
     h, w = size
@@ -130,14 +143,15 @@ def cam_to_label(
     high: float,
     valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(B, h, w) long: background where the tagged max <= low, argmax class where >= high.
+    """(B, h, w) long: background where the tagged max <= low, argmax class where > high.
 
-    Between the thresholds, and outside `valid`, the label is 255 (ignore).
+    Between the thresholds, and outside `valid`, the label is 255 (ignore): the authors'
+    cam_to_label with ignore_mid, whose background threshold has no effect then.
     """
     tagged = cam * labels[:, :, None, None]
     value, index = tagged.max(dim=1)
     out = torch.full_like(index, IGNORE)
-    out[value >= high] = index[value >= high] + 1
+    out[value > high] = index[value > high] + 1
     out[value <= low] = 0
     if valid is not None:
         out[~valid] = IGNORE

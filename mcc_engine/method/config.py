@@ -19,8 +19,8 @@ class MethodConfig:
     negative_ratio: float = 0.2
     aux_cam_fraction: float = 0.6
     temperature: float = 0.5
-    # L2-normalise projector outputs in the MCC loss (a departure; False is method.md's raw dot).
-    mcc_cosine: bool = True
+    # L2-normalise projector outputs in the MCC loss (a departure; False is the authors' raw dot).
+    mcc_cosine: bool = False
     ema_momentum: float = 0.9
     seg_warmup_fraction: float = 0.1
     # Share of iterations trained on the classification losses alone before MCC, affinity,
@@ -32,13 +32,24 @@ class MethodConfig:
     reg_weight_inside: float = 1e-7
     reg_sigma_rgb: float = 15.0
     reg_sigma_xy: float = 100.0
-    reg_grid: int = 32
     w_cls: float = 1.0
     w_cls_aux: float = 1.0
     w_aff: float = 0.2
     w_mcc: float = 0.5
     w_seg: float = 0.1
     w_reg: float = 0.05
+    # Affinity and segmentation losses as the mean of per-image losses: the authors ran one image
+    # per GPU (4 GPUs), so theirs are per image. False pools pixels and pairs over the batch, as
+    # their loss functions do for several images on one device.
+    per_image_losses: bool = True
+    # Quirks of the authors' code, kept (True) for fidelity; presets for our own use turn them off.
+    # The aux pseudo-label's real-pixel box is given in pixels on the token grid (step 8).
+    quirk_token_box_pixels: bool = True
+    # The main view's own flip does not mirror the real-pixel box (step 1).
+    quirk_box_unflipped: bool = True
+    # The local source flips on its own, mirrored against the main view's masks and flags half
+    # the time (step 1).
+    quirk_local_flip: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -46,18 +57,28 @@ class MethodConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MethodConfig:
-        """The inverse of to_dict."""
+        """The inverse of to_dict; settings this version does not know are ignored."""
         kinds = {f.name: f.type for f in fields(cls)}
-        return cls(**{k: tuple(v) if "tuple" in str(kinds[k]) else v for k, v in data.items()})
+        return cls(
+            **{
+                k: tuple(v) if "tuple" in str(kinds[k]) else v
+                for k, v in data.items()
+                if k in kinds
+            }
+        )
 
     def seg_active(self, step: int, total_steps: int) -> bool:
-        """Whether the segmentation and regulariser losses count at this step."""
-        return step >= int(max(self.seg_warmup_fraction, self.cam_warmup_fraction) * total_steps)
+        """Whether the segmentation and regulariser losses count at 0-based iteration `step`.
+
+        The authors: from n_iter > 2000 of 20k (strictly), and here not before the CAM warm-up ends.
+        """
+        past_warmup = step > int(self.seg_warmup_fraction * total_steps)
+        return past_warmup and self.contrast_active(step, total_steps)
 
     def contrast_active(self, step: int, total_steps: int) -> bool:
-        """Whether the MCC and affinity losses count at this step."""
+        """Whether the MCC and affinity losses count at this step (after the CAM warm-up)."""
         return step >= int(self.cam_warmup_fraction * total_steps)
 
     def use_aux_cam(self, step: int, total_steps: int) -> bool:
-        """Whether the local-view masks follow the aux CAM (early) or the final CAM (late)."""
-        return step < int(self.aux_cam_fraction * total_steps)
+        """Whether the local-view masks follow the aux CAM: n_iter <= 12000 of 20k, then the final."""
+        return step <= int(self.aux_cam_fraction * total_steps)

@@ -17,13 +17,15 @@ def sample_visible(
 ) -> torch.Tensor:
     """(B, V, h, w) bool, True where a patch stays visible.
 
-    Cells of `cell` x `cell` patches are hidden together. The coarse grid is rounded up and cropped
+    Cells of `cell` x `cell` patches are hidden together, each with `hide_probability`: one
+    Bernoulli draw per cell, image by image and view by view, which is the authors' order (a
+    generator seeded as theirs gives their masks). The coarse grid is rounded up and cropped
     back, so token grids that are not multiples of `cell` (crop 224 gives 14) work too.
     """
     h, w = grid
     gh, gw = -(-h // cell), -(-w // cell)
-    draw = torch.rand((batch, n_views, gh, gw), generator=generator, device="cpu")
-    visible = (draw >= hide_probability).to(device)
+    odds = torch.full((batch, n_views, gh, gw), float(hide_probability))
+    visible = (torch.bernoulli(odds, generator=generator) == 0).to(device)
     visible = visible.repeat_interleave(cell, dim=2).repeat_interleave(cell, dim=3)
     return visible[:, :, :h, :w]
 

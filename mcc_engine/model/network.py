@@ -22,6 +22,8 @@ class ModelConfig:
 
     backbone: str = "deit_small_patch16_224"
     num_classes: int = 20
+    # The native input size: position embeddings live at img_size / patch and are resized from
+    # there for every input (the authors' ViT; 224 for ImageNet weights).
     img_size: int = 224
     aux_layer: int = -3
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -29,6 +31,8 @@ class ModelConfig:
     proj_hidden: int = 2048
     proj_bottleneck: int = 256
     proj_out: int = 1024
+    # The authors' decoder has no biases; checkpoints of MCC Annotate before 0.2 had them.
+    decoder_bias: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -37,7 +41,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """The inverse of to_dict; unknown keys are refused."""
-        return cls(**data)
+        # A config saved before `decoder_bias` existed describes a decoder with biases.
+        return cls(**{"decoder_bias": True, **data})
 
 
 class WeightNormLinear(nn.Module):
@@ -79,13 +84,15 @@ class ProjectionHead(nn.Module):
 
 
 class LargeFOV(nn.Module):
-    """DeepLab's LargeFOV head: two dilated 3x3 convolutions and a 1x1 classifier."""
+    """DeepLab's LargeFOV head: two dilated 3x3 convolutions and a 1x1 classifier, no biases."""
 
-    def __init__(self, dim: int, *, hidden: int, out: int, dilation: int = 5) -> None:
+    def __init__(
+        self, dim: int, *, hidden: int, out: int, dilation: int = 5, bias: bool = False
+    ) -> None:
         super().__init__()
-        self.conv6 = nn.Conv2d(dim, hidden, 3, padding=dilation, dilation=dilation)
-        self.conv7 = nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation)
-        self.conv8 = nn.Conv2d(hidden, out, 1)
+        self.conv6 = nn.Conv2d(dim, hidden, 3, padding=dilation, dilation=dilation, bias=bias)
+        self.conv7 = nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation, bias=bias)
+        self.conv8 = nn.Conv2d(hidden, out, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segmentation logits (B, K+1, h, w) from tokens (B, D, h, w)."""
@@ -115,13 +122,16 @@ class MCCNet(nn.Module):
             img_size=cfg.img_size,
             **cfg.overrides,
         )
+        # Position embeddings stay as loaded (ImageNet's, or the initial ones): the authors freeze
+        # them at the native grid and resize them for every input size.
+        self.encoder.pos_embed.requires_grad = False
         dim = self.encoder.embed_dim
         depth = len(self.encoder.blocks)
         self.aux_index = cfg.aux_layer % depth
         k = cfg.num_classes
         self.classifier = nn.Conv2d(dim, k, 1, bias=False)
         self.aux_classifier = nn.Conv2d(dim, k, 1, bias=False)
-        self.decoder = LargeFOV(dim, hidden=cfg.decoder_dim, out=k + 1)
+        self.decoder = LargeFOV(dim, hidden=cfg.decoder_dim, out=k + 1, bias=cfg.decoder_bias)
         self.proj_head = ProjectionHead(
             dim, hidden=cfg.proj_hidden, bottleneck=cfg.proj_bottleneck, out=cfg.proj_out
         )
@@ -131,6 +141,8 @@ class MCCNet(nn.Module):
         pretrained = getattr(self.encoder, "pretrained_cfg", {}) or {}
         mean = pretrained.get("mean", (0.485, 0.456, 0.406))
         std = pretrained.get("std", (0.229, 0.224, 0.225))
+        # The exact values too: 255 x std in double precision is what the authors' constants are.
+        self.mean_std = (tuple(float(v) for v in mean), tuple(float(v) for v in std))
         self.register_buffer(
             "pixel_mean", torch.tensor(mean, dtype=torch.float32), persistent=False
         )
@@ -146,10 +158,37 @@ class MCCNet(nn.Module):
         """Tokens before the patch tokens (CLS, registers)."""
         return int(self.encoder.num_prefix_tokens)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch embedding plus position embeddings: (B, prefix + h*w, D)."""
+    def position_embeddings(self, h: int, w: int) -> torch.Tensor:
+        """(1, h*w, D): the native grid's patch position embeddings resized to h x w.
+
+        Plain bicubic, align_corners False, no antialiasing, as the authors' ViT does at every
+        forward (timm's own resampling antialiases when it shrinks).
+        """
         enc = self.encoder
-        return enc.norm_pre(enc.patch_drop(enc._pos_embed(enc.patch_embed(x))))
+        gh, gw = enc.patch_embed.grid_size
+        start = 0 if getattr(enc, "no_embed_class", False) else self.num_prefix
+        grid = enc.pos_embed[:, start:].reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+        return grid.flatten(2).transpose(1, 2)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch embedding plus position embeddings: (B, prefix + h*w, D).
+
+        Any input size works: as in the authors' ViT, the patch convolution drops the pixels past
+        the last whole patch.
+        """
+        enc = self.encoder
+        p = self.patch_size
+        h, w = x.shape[-2] // p, x.shape[-1] // p
+        patches = enc.patch_embed.proj(x[..., : h * p, : w * p]).flatten(2).transpose(1, 2)
+        tokens = enc.patch_embed.norm(patches) + self.position_embeddings(h, w)
+        prefix = [
+            t.expand(x.shape[0], -1, -1) for t in (enc.cls_token, enc.reg_token) if t is not None
+        ]
+        if prefix and not getattr(enc, "no_embed_class", False):
+            prefix = [torch.cat(prefix, dim=1) + enc.pos_embed[:, : self.num_prefix]]
+        tokens = torch.cat([*prefix, tokens], dim=1)
+        return enc.norm_pre(enc.patch_drop(enc.pos_drop(tokens)))
 
     def run_blocks(
         self, tokens: torch.Tensor, *, attn_mask: torch.Tensor | None = None
@@ -163,7 +202,7 @@ class MCCNet(nn.Module):
         return self.encoder.norm(tokens), aux
 
     def encode(self, x: torch.Tensor) -> Encoded:
-        """One encoder pass over images (B, 3, H, W) whose sides are multiples of the patch."""
+        """One encoder pass over images (B, 3, H, W); the token grid is (H // patch, W // patch)."""
         b, _, height, width = x.shape
         h, w = height // self.patch_size, width // self.patch_size
         final, aux = self.run_blocks(self.embed(x))

@@ -12,8 +12,9 @@ from timm.layers import resample_abs_pos_embed
 from mcc_engine.errors import InputError
 
 # Rows of these tensors are per class; a checkpoint of another tag set cannot fill them as is.
-_PER_CLASS = ("classifier.weight", "aux_classifier.weight", "decoder.conv8.weight",
-              "decoder.conv8.bias")  # fmt: skip
+_PER_CLASS = ("classifier.weight", "aux_classifier.weight", "decoder.conv8.weight")
+# The encoder's ImageNet classifier: the authors' checkpoints carry it, no MCC output uses it.
+_UNUSED = ("encoder.head.weight", "encoder.head.bias")
 
 
 @dataclass
@@ -113,6 +114,7 @@ def _load_encoder(model, state: dict[str, torch.Tensor], path: Path) -> LoadRepo
 
 
 def _load_full(model, state, path: Path, *, classes, file_classes) -> LoadReport:
+    state = {k: v for k, v in state.items() if k not in _UNUSED}
     encoder_state = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     _fit_pos_embed(model, encoder_state)
     state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")},

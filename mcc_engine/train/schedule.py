@@ -14,13 +14,18 @@ def warmup_steps(total: int) -> int:
     return max(1, min(PAPER_WARMUP, round(total * PAPER_WARMUP / PAPER_ITERS)))
 
 
-def lr_factor(step: int, *, total: int, warmup: int, start_ratio: float = 1e-6,
-              power: float = 0.9) -> float:  # fmt: skip
-    """Multiplier of the base learning rate at `step` (0-based)."""
+def lr_factor(
+    step: int, *, total: int, warmup: int, start_ratio: float = 1e-6, power: float = 0.9
+) -> float:
+    """Multiplier of the base learning rate before optimizer step `step` (0-based).
+
+    The authors' PolyWarmupAdamW: 1 - (1 - t / warmup)(1 - start_ratio) during the warm-up, then
+    (1 - t / total) ** power measured from t = 0, so the rate drops at the end of the warm-up
+    (from 0.9993 to 0.9323 of the base at 1,500 of 20,000) rather than restarting the decay.
+    """
     if step < warmup:
-        return start_ratio + (1.0 - start_ratio) * step / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return (1.0 - progress) ** power
+        return 1.0 - (1.0 - step / warmup) * (1.0 - start_ratio)
+    return max(0.0, 1.0 - step / total) ** power
 
 
 def make_optimizer(model, *, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,14 @@ from torch.utils.data import DataLoader
 
 from mcc_engine.data.dataset import TrainDataset, corrected_sampling_weights
 from mcc_engine.data.folder import DataFolder, load_data_folder
+from mcc_engine.data.views import ViewConfig
 from mcc_engine.errors import InputError
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.step import MCCObjective
 from mcc_engine.model.network import ModelConfig, build_model
 from mcc_engine.model.weights import load_imagenet, load_weights_file, read_checkpoint
 from mcc_engine.train import distributed
-from mcc_engine.train.config import TrainConfig
+from mcc_engine.train.config import RESUMABLE_CHANGES, TrainConfig
 from mcc_engine.train.device import out_of_memory_message, setup_device
 from mcc_engine.train.runs import TrainLog, save_checkpoint, versions, write_config
 from mcc_engine.train.schedule import make_optimizer, make_scheduler
@@ -57,12 +58,41 @@ def _check_crop(crop: int, patch: int) -> None:
                                f"{patch} and at least {2 * patch}")  # fmt: skip
 
 
-def _method_config(cfg: TrainConfig) -> MethodConfig:
-    preset = {"mask_cell": cfg.mask_cell} if cfg.mask_cell else {}
-    if cfg.cam_warmup:
-        preset["cam_warmup_fraction"] = cfg.cam_warmup
-    return MethodConfig(w_aff=cfg.w_aff, w_mcc=cfg.w_mcc, w_seg=cfg.w_seg, w_reg=cfg.w_reg,
-                        mcc_cosine=cfg.mcc_cosine, **preset)  # fmt: skip
+def _flag(name: str) -> str:
+    return "--" + {"num_workers": "workers"}.get(name, name).replace("_", "-")
+
+
+def _resumed_config(given: TrainConfig, saved: TrainConfig) -> tuple[TrainConfig, list[str]]:
+    """The saved run's settings with the changes a resume may make; a conflicting one is refused.
+
+    A setting the user gave (anything but its default) must equal the run's, except the ones in
+    RESUMABLE_CHANGES (more iterations, a moved data folder, another device, ...), which are
+    applied and named in the returned notes.
+    """
+    defaults = TrainConfig()
+    notes = []
+    values = saved.to_dict()
+    for f in fields(TrainConfig):
+        name = f.name
+        value, old = getattr(given, name), getattr(saved, name)
+        if name in ("resume", "out") or value == getattr(defaults, name) or value == old:
+            continue
+        if name in ("model", "method"):
+            clash = {k: v for k, v in value.items() if old.get(k, v) != v or k not in old}
+            if clash:
+                key = next(iter(clash))
+                raise InputError(Path(given.resume), f"{name} setting {key}={clash[key]!r} "
+                                 f"conflicts with the run's {old.get(key)!r}; a resumed run keeps "
+                                 "its settings (start a new run with --init to change them)")  # fmt: skip
+            continue
+        if name not in RESUMABLE_CHANGES:
+            raise InputError(Path(given.resume), f"{_flag(name)} {value} conflicts with the run's "
+                             f"{old}; a resumed run keeps its settings (start a new run with "
+                             "--init to change them)")  # fmt: skip
+        values[name] = value
+        if name != "device":
+            notes.append(f"resumed with {_flag(name)} {value} (the run had {old})")
+    return TrainConfig(**values), notes
 
 
 def _epoch_order(n: int, *, seed: int, epoch: int, weights: np.ndarray | None) -> np.ndarray:
@@ -73,7 +103,11 @@ def _epoch_order(n: int, *, seed: int, epoch: int, weights: np.ndarray | None) -
 
 
 def _batches(dataset, *, batch: int, seed: int, start_step: int, ctx, weights):
-    """Yield (step, index list) forever, resumable at any step, split across ranks."""
+    """Yield (step, [(index, epoch), ...]) forever, resumable at any step, split across ranks.
+
+    Each item carries its epoch, so data-loading workers (which hold their own copy of the
+    dataset) draw that epoch's augmentations.
+    """
     per_epoch = max(1, len(dataset) // (batch * ctx.world))
     step = start_step
     while True:
@@ -81,10 +115,9 @@ def _batches(dataset, *, batch: int, seed: int, start_step: int, ctx, weights):
         order = _epoch_order(len(dataset), seed=seed, epoch=epoch, weights=weights)
         if len(order) < batch * ctx.world:  # tiny folders: repeat so every batch is full
             order = np.resize(order, batch * ctx.world)
-        dataset.set_epoch(epoch)
         for i in range(offset, per_epoch):
             chunk = order[i * batch * ctx.world : (i + 1) * batch * ctx.world]
-            yield step, [int(j) for j in chunk[ctx.rank :: ctx.world]]
+            yield step, [(int(j), epoch) for j in chunk[ctx.rank :: ctx.world]]
             step += 1
 
 
@@ -106,6 +139,7 @@ def train(
 ) -> TrainResult:
     """Train (or resume, or fine-tune) as `cfg` says; a stop request saves last.pt and returns."""
     resume_state = None
+    notes: list[str] = []
     if cfg.resume:
         resume_dir = Path(cfg.resume)
         last = resume_dir / "last.pt"
@@ -113,13 +147,8 @@ def train(
             raise InputError(resume_dir, "no last.pt to resume from")
         resume_state = read_checkpoint(last)
         saved = TrainConfig.from_dict(resume_state.get("train_config", {}))
-        saved.resume, saved.out = str(resume_dir), str(resume_dir)
-        if cfg.iters is not None:
-            saved.iters = cfg.iters
-        if cfg.data is not None:  # the data folder may have moved since
-            saved.data = cfg.data
-        saved.device = cfg.device
-        cfg = saved
+        cfg, notes = _resumed_config(cfg, saved)
+        cfg.resume, cfg.out = str(resume_dir), str(resume_dir)
     cfg = cfg.resolved()
     if folder is None:
         if not cfg.data:
@@ -140,14 +169,12 @@ def train(
     dev = setup_device(f"cuda:{ctx.local_rank}" if ctx.enabled and cfg.device != "cpu"
                        and torch.cuda.is_available() else cfg.device, amp=bool(cfg.amp))  # fmt: skip
     torch.manual_seed(cfg.seed)
-    model_cfg = ModelConfig(backbone=cfg.backbone, num_classes=len(folder.classes),
-                            img_size=cfg.crop, **cfg.model)  # fmt: skip
+    model_cfg = ModelConfig(backbone=cfg.backbone, num_classes=len(folder.classes), **cfg.model)
     try:
         model = build_model(model_cfg)
     except RuntimeError as exc:
         raise InputError(None, f"unknown backbone {cfg.backbone!r} ({exc})") from None
     _check_crop(cfg.crop, model.patch_size)
-    notes: list[str] = []
     if resume_state is None:
         if cfg.weights == "imagenet":
             load_imagenet(model)
@@ -160,7 +187,7 @@ def train(
     else:
         model.load_state_dict(resume_state["model"], strict=True)
     model.to(dev.device)
-    method = _method_config(cfg)
+    method = cfg.method_config()
     optimizer = make_optimizer(model, lr=cfg.lr)
     scheduler = make_scheduler(optimizer, total=cfg.iters)
     scaler = torch.amp.GradScaler(enabled=dev.needs_scaler)
@@ -175,10 +202,12 @@ def train(
         ids = [dev.device.index] if dev.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=ids, find_unused_parameters=True)
 
+    views = ViewConfig(crop=cfg.crop, quirk_box_unflipped=method.quirk_box_unflipped,
+                       quirk_local_flip=method.quirk_local_flip)  # fmt: skip
     dataset = TrainDataset(folder, crop=cfg.crop, mean=model.pixel_mean.tolist(),
                            std=model.pixel_std.tolist(), masks_dir=cfg.masks,
                            mask_images=set(cfg.mask_images) if cfg.mask_images is not None else None,
-                           seed=cfg.seed)  # fmt: skip
+                           seed=cfg.seed, view_cfg=views)  # fmt: skip
     weights = corrected_sampling_weights(dataset, cfg.corrected_ratio) if dataset.masks else None
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)

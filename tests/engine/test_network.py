@@ -20,14 +20,35 @@ def test_forward_gives_every_output_with_its_shape():
 
 def test_tokens_match_timm_and_aux_tokens_are_block_minus_three_before_the_norm():
     model = tiny_model().eval()
-    x = torch.randn(1, 3, 32, 32)
+    x = torch.randn(1, 3, 48, 48)  # the native size: no position embedding resize
     out = model(x)
-    final = model.encoder.forward_features(x)[:, 1:].transpose(1, 2).reshape(1, 64, 4, 4)
+    final = model.encoder.forward_features(x)[:, 1:].transpose(1, 2).reshape(1, 64, 6, 6)
     torch.testing.assert_close(out["tokens"], final)
     (aux,) = model.encoder.forward_intermediates(
         x, indices=[1], norm=False, intermediates_only=True
     )
     torch.testing.assert_close(out["aux_tokens"], aux)  # depth 4: block -3 is block 1
+
+
+def test_position_embeddings_are_frozen_and_resized_without_antialiasing():
+    model = tiny_model()
+    assert not model.encoder.pos_embed.requires_grad
+    small = model.position_embeddings(3, 3)
+    # timm shrinks with antialiasing; the authors (and the engine) do not, so the two differ
+    from timm.layers import resample_abs_pos_embed
+
+    timm_small = resample_abs_pos_embed(
+        model.encoder.pos_embed, new_size=(3, 3), num_prefix_tokens=1
+    )[:, 1:]
+    assert small.shape == timm_small.shape == (1, 9, 64)
+    assert not torch.allclose(small, timm_small, atol=1e-4)
+    torch.testing.assert_close(model.position_embeddings(6, 6), model.encoder.pos_embed[:, 1:])
+
+
+def test_inputs_not_a_multiple_of_the_patch_drop_the_last_pixels():
+    model = tiny_model().eval()
+    x = torch.randn(1, 3, 53, 44)
+    torch.testing.assert_close(model(x)["tokens"], model(x[..., :48, :40])["tokens"])
 
 
 def test_cam_is_the_raw_classifier_on_every_token():
@@ -48,10 +69,11 @@ def test_state_dict_keys_follow_the_authors_checkpoints():
     model = tiny_model()
     keys = set(model.state_dict())
     for key in ("encoder.cls_token", "encoder.blocks.0.attn.qkv.weight", "classifier.weight",
-                "aux_classifier.weight", "decoder.conv6.weight", "decoder.conv7.bias",
+                "aux_classifier.weight", "decoder.conv6.weight", "decoder.conv7.weight",
                 "decoder.conv8.weight", "proj_head.mlp.0.weight", "proj_head.last_layer.weight_g",
                 "proj_head.last_layer.weight_v", "proj_head_t.last_layer.weight_g"):  # fmt: skip
         assert key in keys, key
+    assert not any(k.startswith("decoder.") and k.endswith(".bias") for k in keys)
     assert model.classifier.weight.shape == (3, 64, 1, 1)
     assert "pixel_mean" not in keys  # from the backbone's config, not from checkpoints
     mean = model.encoder.pretrained_cfg["mean"]
@@ -78,7 +100,8 @@ def test_param_groups_leave_out_the_teacher_and_cover_every_trainable_parameter(
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     assert ids == trainable
     assert not any(id(p) in ids for p in model.proj_head_t.parameters())
-    assert {id(p) for p in model.encoder.parameters()} == {id(p) for p in encoder}
+    frozen = {id(model.encoder.pos_embed)}
+    assert {id(p) for p in model.encoder.parameters()} - frozen == {id(p) for p in encoder}
 
 
 def test_model_config_round_trips():

@@ -35,12 +35,12 @@ def test_fast_step_equals_the_faithful_formulation(step):
         assert float((grad - ref_grads[name]).abs().max()) <= 2e-3 * scale, name
 
 
-def test_fast_step_equals_the_faithful_formulation_with_raw_projector_outputs():
-    cfg = MethodConfig(mcc_cosine=False)
+def test_fast_step_equals_the_faithful_formulation_with_cosine_projector_outputs():
+    cfg = MethodConfig(mcc_cosine=True)
     fast, fast_grads = _run(train_step, 30, cfg=cfg)
     ref, ref_grads = _run(reference_step, 30, cfg=cfg)
     assert fast.parts["mcc"] == pytest.approx(ref.parts["mcc"], abs=1e-4)
-    cosine, _ = _run(train_step, 30)
+    cosine, _ = _run(train_step, 30)  # the default: the authors' raw inner product
     assert fast.parts["mcc"] != pytest.approx(cosine.parts["mcc"], abs=1e-3)
     for name, grad in fast_grads.items():
         scale = max(1e-3, float(ref_grads[name].abs().max()))

@@ -66,10 +66,14 @@ def test_missing_counts_per_tag():
 
 
 def test_head_trained_follows_the_run_settings():
-    run = {"train_config": {"iters": 100, "w_seg": 0.1}, "method_config": {}}
-    assert not head_trained({**run, "step": 10})  # still in the seg warm-up
-    assert head_trained({**run, "step": 11})
-    assert not head_trained({"train_config": {"iters": 100, "w_seg": 0.0}, "step": 100})
+    run = {"train_config": {"iters": 100}, "method_config": {}}
+    assert not head_trained({**run, "step": 11})  # the seg loss weighs from iteration 11 (> 10)
+    assert head_trained({**run, "step": 12})
+    warm = {"train_config": {"iters": 100}, "method_config": {"cam_warmup_fraction": 0.5}}
+    assert not head_trained({**warm, "step": 50})  # the CAM warm-up trains no seg head
+    assert head_trained({**warm, "step": 51})
+    assert not head_trained({**run, "method_config": {"w_seg": 0.0}, "step": 100})
+    assert not head_trained({"train_config": {"iters": 100, "w_seg": 0.0}, "step": 100})  # old run
     assert head_trained({"train_config": {"iters": 10, "init": "prev.pt"}, "step": 1})
     assert head_trained({"model": {}})  # the authors' files: no run settings, a trained head
 

@@ -1,27 +1,95 @@
-"""Training views: the box of real pixels, masks transformed like images, reproducibility."""
+"""Training views: the authors' operations, the box of real pixels, masks that follow the image."""
+
+import dataclasses
 
 import numpy as np
 
 from mcc_engine.data.demo import write_demo
 from mcc_engine.data.folder import load_data_folder
-from mcc_engine.data.views import Geometry, ViewConfig, apply_geometry, make_views
+from mcc_engine.data.views import ViewConfig, make_views
 
 MEAN = np.array([0.5, 0.5, 0.5], np.float32)
 STD = np.array([0.25, 0.25, 0.25], np.float32)
+# Photometric changes off, so real pixels and black padding can be told apart in the views.
+PLAIN = ViewConfig(
+    crop=48,
+    jitter_p=0.0,
+    grey_p=0.0,
+    blur_main_p=0.0,
+    blur_local_p=0.0,
+    blur_global_p=0.0,
+    solarize_p=0.0,
+)
 
 
-def test_padding_is_zero_outside_the_box_and_the_mask_follows_the_image():
+def _image():
     image = np.zeros((20, 30, 3), np.uint8)
-    image[5:10, 3:12] = 200
-    mask = (image[..., 0] > 0).astype(np.uint8)
-    geo = Geometry(scale=1.0, flip=True, top=0, left=0)
-    crop_image, box = apply_geometry(image, geo, 32)
-    crop_mask, mask_box = apply_geometry(mask, geo, 32, nearest=True, fill=255)
-    assert box == mask_box == (0, 0, 20, 30)
-    assert (crop_image[20:] == 0).all() and (crop_mask[20:] == 255).all()
-    np.testing.assert_array_equal(
-        crop_mask[:20, :30], (crop_image[:20, :30, 0] > 0).astype(np.uint8)
-    )
+    image[...] = (200, 100, 50)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[:, 15:] = 1  # the right half is class 1: the mask must follow flips
+    image[:, 15:] = (60, 220, 90)
+    return image, mask
+
+
+def _real(view):
+    """Pixels that are not black padding (black normalises to -mean / std)."""
+    return (np.abs(view - (-MEAN / STD)[:, None, None]) > 1e-4).any(axis=0)
+
+
+def _box_area(box, size=48):
+    y0, x0, y1, x1 = box
+    inside = np.zeros((size, size), bool)
+    inside[y0:y1, x0:x1] = True
+    return inside
+
+
+def test_the_box_holds_exactly_the_real_pixels_and_the_mask_follows_them():
+    image, mask = _image()
+    cfg = dataclasses.replace(PLAIN, quirk_box_unflipped=False, quirk_local_flip=False)
+    for seed in range(12):
+        views = make_views(
+            image, mask, cfg=cfg, mean=MEAN, std=STD, rng=np.random.default_rng(seed)
+        )
+        real = _real(views["image"])
+        np.testing.assert_array_equal(real, _box_area(views["box"]))
+        # without its own flip, the local source is the main view's pixels
+        np.testing.assert_array_equal(views["local"], views["image"])
+        green = views["image"][1] > views["image"][0]  # class 1 is the green half
+        labelled = views["mask"] != 255
+        np.testing.assert_array_equal(labelled, real)
+        # bilinear resizing blends the colours along the class edge, the mask (nearest) does not
+        agree = (views["mask"][labelled] == 1) == green[labelled]
+        assert agree.mean() > 0.95
+
+
+def test_the_authors_box_is_not_mirrored_with_the_main_views_flip():
+    image, mask = _image()
+    cfg = PLAIN  # the quirks on, as in the authors' code and the paper preset
+    mismatched = 0
+    for seed in range(24):
+        views = make_views(
+            image, mask, cfg=cfg, mean=MEAN, std=STD, rng=np.random.default_rng(seed)
+        )
+        real = _real(views["image"])
+        mismatched += not np.array_equal(real, _box_area(views["box"]))
+        labelled = views["mask"] != 255
+        np.testing.assert_array_equal(labelled, real)  # the mask follows the pixels regardless
+    assert mismatched > 0
+
+
+def test_padding_is_black_before_the_colour_jitter():
+    image, _ = _image()
+    cfg = dataclasses.replace(PLAIN, jitter_p=1.0, jitter=(0.0, 0.4, 0.0, 0.0))  # contrast only
+    moved = False
+    for seed in range(12):
+        views = make_views(
+            image, None, cfg=cfg, mean=MEAN, std=STD, rng=np.random.default_rng(seed)
+        )
+        outside = ~_box_area(views["box"])
+        if outside.any():
+            # contrast blends black with the mean grey, as torchvision does to the authors' crop
+            moved |= bool(_real(views["image"])[outside].any())
+    assert moved
 
 
 def test_views_are_reproducible_and_shaped():
@@ -32,10 +100,6 @@ def test_views_are_reproducible_and_shaped():
     for name in ("image", "global2", "local"):
         assert a[name].shape == (3, 48, 48)
         np.testing.assert_array_equal(a[name], b[name])
-    y0, x0, y1, x1 = a["box"]
-    outside = np.ones((48, 48), bool)
-    outside[y0:y1, x0:x1] = False
-    assert (a["image"][:, outside] == 0).all()
     assert (a["mask"] == 255).all()
 
 
