@@ -172,27 +172,39 @@ def test_an_image_that_cannot_be_read_leaves_the_shown_image_in_charge(
     assert window.project.image(first).state == "edited"
 
 
-def test_saves_run_in_a_plain_thread_that_never_touches_qt(reviewed_window, monkeypatch):
+def test_saves_and_thumbnails_run_in_plain_threads_that_never_touch_qt(
+    reviewed_window, monkeypatch, tmp_path
+):
     # Finding 4: a crash in the list's paint while the saver ran. No Qt object may be used off
-    # the GUI thread: the saver's thread must be a Python thread that makes no Qt call.
+    # the GUI thread: saves and thumbnails run in Python threads that make no Qt call.
+    import app.thumbnails
+
     touched: list[str] = []
-    save_threads: set[threading.Thread] = set()
+    watched: set[str] = set()  # threads the profile saw at work
+    workers: dict[str, set[threading.Thread]] = {"save": set(), "thumbnail": set()}
 
     def profile(frame, event, arg):
+        watched.add(threading.current_thread().name)
         if event == "c_call":
             owner = getattr(arg, "__self__", None)
             module = getattr(arg, "__module__", None) or type(owner).__module__
             if module and module.startswith(("PySide6", "shiboken6")):
                 touched.append(f"{threading.current_thread().name}: {arg!r}")
 
-    real_replace = os.replace
+    real_replace, real_thumbnail = os.replace, app.thumbnails.make_thumbnail
 
     def replace(src, dst, *args, **kwargs):
         if "mcc_project/masks" in str(dst).replace(os.sep, "/"):
-            save_threads.add(threading.current_thread())
+            workers["save"].add(threading.current_thread())
         return real_replace(src, dst, *args, **kwargs)
 
+    def make_thumbnail(*args, **kwargs):
+        workers["thumbnail"].add(threading.current_thread())
+        return real_thumbnail(*args, **kwargs)
+
+    _demo_with_reviewed_masks(tmp_path / "demo")  # before the watch: these saves are the test's
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(app.thumbnails, "make_thumbnail", make_thumbnail)
     threading.setprofile(profile)
     try:
         window = reviewed_window()
@@ -201,10 +213,13 @@ def test_saves_run_in_a_plain_thread_that_never_touches_qt(reviewed_window, monk
             drag(window, (5, 10 + step), (70, 10 + step))
             key(window, Qt.Key.Key_D if step % 3 else Qt.Key.Key_A)
         window.saver.flush()
+        window.thumbnails.shutdown()
     finally:
         threading.setprofile(None)
-    assert save_threads, "no mask was saved"
-    for thread in save_threads:
-        assert thread is not threading.main_thread()
-        assert not isinstance(thread, threading._DummyThread), "saves run in a Qt thread"
+    for kind, threads in workers.items():
+        assert threads, f"no {kind} was made"
+        for thread in threads:
+            assert thread is not threading.main_thread(), f"{kind}s run on the GUI thread"
+            assert not isinstance(thread, threading._DummyThread), f"{kind}s run in a Qt thread"
+            assert thread.name in watched
     assert not touched, touched[:5]
