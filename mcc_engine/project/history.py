@@ -170,8 +170,13 @@ class MaskHistory:
         for old in [k for k in self._patches if k <= first]:
             del self._patches[old]
         self.pos = seq
-        self.sink.push_mask(self.image_id, self.mask.copy(), state=state, expect_pos=base.seq,
-                            expect_state=base.state)  # fmt: skip
+        self.sink.push_mask(
+            self.image_id,
+            self.mask.copy(),
+            state=state,
+            expect_pos=base.seq,
+            expect_state=base.state,
+        )
         self._changed(rect)
         return seq
 

@@ -26,31 +26,25 @@ class Proposals:
         confidence: np.ndarray | None = None,
         cam: np.ndarray | None = None,
     ) -> bool:
-        """Store a proposal unless a person's work would give way; returns whether it did.
+        """Store a proposal unless a person worked on the image; returns whether it did.
 
-        A person's work: the image is edited or reviewed, or its history holds revisions an undo
-        left ahead of the current one. An image with a history gets the proposal as a revision
-        (one undo brings back what was there). `confidence` and `cam` (H x W in [0, 1]) are kept as
-        8-bit PNGs for the app's heat map.
+        A person's work: the image is edited or reviewed, or it has a history at all (every
+        revision is a person's edit, which an undo may have set aside to redo). `confidence` and
+        `cam` (H x W in [0, 1]) are kept as 8-bit PNGs for the app's heat map.
         """
         with self.db.lock:  # no edit from another thread slips in between the check and the write
             image = self.images.get(image_id)
-            if image.state in ("edited", "reviewed") or self.revisions.can_step(image_id, +1):
+            if image.state in ("edited", "reviewed") or self.revisions.history(image_id).revisions:
                 return False
             path = self.layout.mask_path(image.rel_path)
             with disk_errors(path):
                 for kind, values in (("confidence", confidence), ("cam", cam)):
                     if values is not None:
                         write_confidence(self.layout.heat_map_path(image.rel_path, kind), values)
-            if self.revisions.history(image_id).revisions:
-                self.revisions.push(image_id, mask, state="proposed")
-                self.db.query("UPDATE images SET score=? WHERE id=?", (score, image_id))
-            else:
-                with disk_errors(path):
-                    write_mask(path, mask)
-                    self.db.query(
-                        "UPDATE images SET state='proposed', score=? WHERE id=?", (score, image_id)
-                    )
+                write_mask(path, mask)
+                self.db.query(
+                    "UPDATE images SET state='proposed', score=? WHERE id=?", (score, image_id)
+                )
         return True
 
     def heat_map(self, image_id: int, kind: str) -> np.ndarray | None:

@@ -127,11 +127,25 @@ def test_after_a_kill_in_a_save_the_file_and_history_agree(reviewed_window, tmp_
     # Finding 3: 3 strokes, SIGKILL while the last one is saved, reopen.
     data = tmp_path / "demo"
     _demo_with_reviewed_masks(data)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MCC_ANNOTATE_HOME": str(tmp_path / "home"),
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
-    done = subprocess.run([sys.executable, str(ROOT / "tests/app/kill_painter.py"), str(data),
-                           str(tmp_path / "child-settings"), "3"],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "MCC_ANNOTATE_HOME": str(tmp_path / "home"),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests/app/kill_painter.py"),
+            str(data),
+            str(tmp_path / "child-settings"),
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == -9, done.stderr[-3000:]
     assert "painted" in done.stdout
     window = reviewed_window()
