@@ -162,7 +162,9 @@ def test_a_version_1_project_is_migrated(demo):
     with Project.open(demo) as project:
         first = project.image(project.images()[0].id)
         assert first.state == "reviewed" and first.width > 0
-        row = project._db.query("SELECT content_hash, file_size FROM images WHERE id=?", (first.id,))[0]
+        row = project._db.query(
+            "SELECT content_hash, file_size FROM images WHERE id=?", (first.id,)
+        )[0]
         assert len(row["content_hash"]) == 32 and row["file_size"] > 0
         assert project._db.query("SELECT value FROM meta WHERE key='schema'")[0][0] == "3"
         assert len(project.reconcile_report.added) == 5
