@@ -10,11 +10,8 @@ derandomized, so a failure replays.
 """
 
 import os
-import select
 import shutil
-import signal
 import tempfile
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -23,80 +20,27 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from mcc_engine.project.database import Database
-from mcc_engine.project.history import MaskHistory
 from mcc_engine.project.store import Project
-from tests.engine.editing_oracle import (
-    LIMIT,
+from tests.engine.editing import (
+    IMAGES,
+    OPS,
+    POINTS,
+    RECTS,
     SIZES,
+    VALUES,
+    Editor,
     OracleImage,
     after,
     apply_to_oracle,
-    clip,
-    fill,
     make_data_folder,
+    open_project,
+    resolve,
+    run_and_kill,
     store_disagrees,
-    stroke,
 )
 
 ACTIONS = int(os.environ.get("MCC_STATEFUL_ACTIONS", "2000"))
 STEPS = 40  # actions per sequence
-
-images = st.integers(0, len(SIZES) - 1)
-values = st.sampled_from([0, 1, 2, 3, 255])
-rects = st.tuples(st.integers(0, 15), st.integers(0, 15), st.integers(1, 8), st.integers(1, 8))
-points = st.tuples(st.integers(0, 15), st.integers(0, 15))
-ops = st.one_of(
-    st.tuples(st.just("stroke"), images, rects, values),
-    st.tuples(st.just("fill"), images, points, values),
-    st.tuples(st.sampled_from(["undo", "redo", "review"]), images),
-)
-
-
-class Editor:
-    """What a window does with a project: a history per image it has shown, edits through them."""
-
-    def __init__(self, project: Project, ids: list[int]) -> None:
-        self.project, self.ids = project, ids
-        self.histories: dict[int, MaskHistory] = {}
-
-    def history(self, image_id: int) -> MaskHistory:
-        """The image's history, read from the project the first time."""
-        if image_id not in self.histories:
-            shape = SIZES[self.ids.index(image_id)]
-            info = self.project.history(image_id)
-            mask = self.project.load_mask(image_id)
-            self.histories[image_id] = MaskHistory(info, mask, shape=shape, sink=self.project)
-        return self.histories[image_id]
-
-    def apply(self, op: tuple) -> None:
-        """One editing action, as the canvas and the window's keys do it."""
-        kind, image_id, *args = op
-        history = self.history(image_id)
-        if kind in ("stroke", "fill"):
-            before = history.mask.copy()
-            if kind == "stroke":
-                stroke(history.mask, *args)
-                rect = args[0]
-            else:
-                rect = fill(history.mask, *args)
-            x, y, w, h = rect
-            history.commit(rect, before[y : y + h, x : x + w])
-        elif kind == "undo":
-            history.undo()
-        elif kind == "redo":
-            history.redo()
-        elif kind == "review":
-            if history.has_mask:
-                history.set_state("reviewed")
-            else:
-                history.commit_whole(state="reviewed")
-
-
-def _open(root: Path) -> Project:
-    project = Project.open(root)
-    project.revisions.limit = LIMIT
-    return project
 
 
 class EditingMachine(RuleBasedStateMachine):
@@ -111,7 +55,7 @@ class EditingMachine(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="mcc-editing-", dir=shm))
         self.root = self.tmp / "data"
         make_data_folder(self.root)
-        project = _open(self.root)
+        project = open_project(self.root)
         self.ids = [image.id for image in project.images()]
         self.editor = Editor(project, self.ids)
         self.oracle = {i: OracleImage(shape) for i, shape in zip(self.ids, SIZES, strict=True)}
@@ -124,49 +68,39 @@ class EditingMachine(RuleBasedStateMachine):
         self.project.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _op(self, op: tuple) -> tuple:
-        """Resolve an op's image index to its id and its rectangle or point to the image."""
-        kind, k, *args = op
-        shape = SIZES[k]
-        if kind == "stroke":
-            args = [clip(args[0], shape), args[1]]
-        elif kind == "fill":
-            args = [(min(args[0][0], shape[1] - 1), min(args[0][1], shape[0] - 1)), args[1]]
-        return (kind, self.ids[k], *args)
-
     def _do(self, op: tuple) -> None:
         EditingMachine.actions += 1
-        op = self._op(op)
+        op = resolve(op, self.ids)
         self.editor.apply(op)
         apply_to_oracle(self.oracle, op)
 
-    @rule(k=images, rect=rects, value=values)
+    @rule(k=IMAGES, rect=RECTS, value=VALUES)
     def paint_a_stroke(self, k, rect, value):
         self._do(("stroke", k, rect, value))
 
-    @rule(k=images, point=points, value=values)
+    @rule(k=IMAGES, point=POINTS, value=VALUES)
     def fill_a_class(self, k, point, value):
         self._do(("fill", k, point, value))
 
-    @rule(k=images)
+    @rule(k=IMAGES)
     def undo(self, k):
         self._do(("undo", k))
 
-    @rule(k=images)
+    @rule(k=IMAGES)
     def redo(self, k):
         self._do(("redo", k))
 
-    @rule(k=images)
+    @rule(k=IMAGES)
     def mark_reviewed(self, k):
         self._do(("review", k))
 
-    @rule(k=images)
+    @rule(k=IMAGES)
     def switch_away(self, k):
         """The editor forgets an image's history; showing it again reads it from the project."""
         EditingMachine.actions += 1
         self.editor.histories.pop(self.ids[k], None)
 
-    @rule(k=images, value=values)
+    @rule(k=IMAGES, value=VALUES)
     def propose(self, k, value):
         EditingMachine.actions += 1
         image_id = self.ids[k]
@@ -178,18 +112,18 @@ class EditingMachine(RuleBasedStateMachine):
     def close_and_reopen(self):
         EditingMachine.actions += 1
         self.project.close()
-        self.editor = Editor(_open(self.root), self.ids)
+        self.editor = Editor(open_project(self.root), self.ids)
         assert self.project.reconcile_report.repaired == []  # nothing was interrupted
 
-    @rule(batch=st.lists(ops, min_size=1, max_size=4), kill_at=st.integers(0, 60))
+    @rule(batch=st.lists(OPS, min_size=1, max_size=4), kill_at=st.integers(0, 60))
     def kill_a_writer(self, batch, kill_at):
         """A writer process edits and dies by SIGKILL at its `kill_at`-th file or database call;
         reopening must find the project as it was before the op in flight, or after it."""
         EditingMachine.actions += 1
-        batch = [self._op(op) for op in batch]
+        batch = [resolve(op, self.ids) for op in batch]
         self.project.close()
-        started, finished = _run_and_kill(self.root, self.ids, batch, kill_at)
-        project = _open(self.root)
+        started, finished = run_and_kill(self.root, self.ids, batch, kill_at)
+        project = open_project(self.root)
         self.editor = Editor(project, self.ids)
         prefixes = [len(batch)] if finished else sorted({max(0, started - 1), started})
         for n in prefixes:
@@ -219,59 +153,6 @@ class EditingMachine(RuleBasedStateMachine):
             assert history.can_redo() == (image.pos + 1 in image.revs)
         pending = self.project._db.query("SELECT COUNT(*) FROM images WHERE mask_pending=1")
         assert pending[0][0] == 0
-
-
-def _run_and_kill(root: Path, ids: list[int], batch: list[tuple], kill_at: int) -> tuple[int, bool]:
-    """Fork a writer that applies `batch` and dies by SIGKILL; (ops started, all finished)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the writer: never returns into the test
-        try:
-            os.close(read)
-            _writer(root, ids, batch, kill_at, write)
-        except BaseException:
-            os.write(write, f"error {traceback.format_exc()}\n".encode())
-            os._exit(70)
-    os.close(write)
-    output = b""
-    while True:  # the pipe ends when the writer does
-        ready, _, _ = select.select([read], [], [], 60)
-        chunk = os.read(read, 65536) if ready else None
-        if chunk is None:
-            os.kill(pid, signal.SIGKILL)
-        if not chunk:
-            break
-        output += chunk
-    os.close(read)
-    _, status = os.waitpid(pid, 0)
-    text = output.decode()
-    assert chunk is not None, f"the writer hung: {text}"
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, text
-    lines = text.split()
-    return lines.count("op"), "all" in lines
-
-
-def _writer(root: Path, ids: list[int], batch: list[tuple], kill_at: int, out: int) -> None:
-    """In the forked writer: count file and database calls, die by SIGKILL at the chosen one."""
-    calls = [0]
-
-    def counted(real):
-        def call(*args, **kwargs):
-            calls[0] += 1
-            if calls[0] == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(*args, **kwargs)
-
-        return call
-
-    os.replace, os.fsync, os.unlink = counted(os.replace), counted(os.fsync), counted(os.unlink)
-    Database.query = counted(Database.query)
-    editor = Editor(_open(root), ids)
-    for op in batch:
-        os.write(out, b"op\n")
-        editor.apply(op)
-    os.write(out, b"all\n")
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the killed writers are forked processes")

@@ -1,22 +1,44 @@
-"""The plain oracle of the editing state machines: each image's masks, states and a pointer.
+"""What the editing state machines share: the plain oracle, an editor, and killed writers.
 
-It knows nothing of patches, PNGs or SQL: a list of whole masks per image, as a person would
-describe the history. Shared by the store machine and the window machine.
+The oracle knows nothing of patches, PNGs or SQL: whole masks per image and a pointer, as a
+person would describe the history. The editor edits a project as the window does, through one
+`MaskHistory` per image. A writer is a forked process that edits and dies by SIGKILL.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import select
+import signal
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from hypothesis import strategies as st
 from PIL import Image
 
 from mcc_engine.data.masks import decode_mask
+from mcc_engine.project.database import Database
+from mcc_engine.project.history import MaskHistory
+from mcc_engine.project.store import Project
 
 IGNORE = 255
 LIMIT = 5  # revisions kept per image in the machines: old ones are dropped often
 SIZES = ((9, 12), (14, 10), (16, 16))  # (height, width) of the machines' images
+
+
+# What the machines draw: an image (index), a class value, a rectangle, a point, an op.
+IMAGES = st.integers(0, len(SIZES) - 1)
+VALUES = st.sampled_from([0, 1, 2, 3, 255])
+RECTS = st.tuples(st.integers(0, 15), st.integers(0, 15), st.integers(1, 8), st.integers(1, 8))
+POINTS = st.tuples(st.integers(0, 15), st.integers(0, 15))
+OPS = st.one_of(
+    st.tuples(st.just("stroke"), IMAGES, RECTS, VALUES),
+    st.tuples(st.just("fill"), IMAGES, POINTS, VALUES),
+    st.tuples(st.sampled_from(["undo", "redo", "review"]), IMAGES),
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,18 @@ def clip(rect: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, 
     return x, y, max(1, min(w, shape[1] - x)), max(1, min(h, shape[0] - y))
 
 
+def resolve(op: tuple, ids: list[int]) -> tuple:
+    """An op drawn with an image index and any rectangle or point, made an op on an image id
+    whose rectangle or point lies inside that image."""
+    kind, k, *args = op
+    shape = SIZES[k]
+    if kind == "stroke":
+        args = [clip(args[0], shape), args[1]]
+    elif kind == "fill":
+        args = [(min(args[0][0], shape[1] - 1), min(args[0][1], shape[0] - 1)), args[1]]
+    return (kind, ids[k], *args)
+
+
 def make_data_folder(root) -> None:
     """Three small images (sizes SIZES) with tags, as a data folder."""
     (root / "images").mkdir(parents=True)
@@ -193,3 +227,104 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return a.shape == b.shape and bool((a == b).all())
+
+
+class Editor:
+    """What a window does with a project: a history per image it has shown, edits through them."""
+
+    def __init__(self, project: Project, ids: list[int]) -> None:
+        self.project, self.ids = project, ids
+        self.histories: dict[int, MaskHistory] = {}
+
+    def history(self, image_id: int) -> MaskHistory:
+        """The image's history, read from the project the first time."""
+        if image_id not in self.histories:
+            shape = SIZES[self.ids.index(image_id)]
+            info = self.project.history(image_id)
+            mask = self.project.load_mask(image_id)
+            self.histories[image_id] = MaskHistory(info, mask, shape=shape, sink=self.project)
+        return self.histories[image_id]
+
+    def apply(self, op: tuple) -> None:
+        """One editing action, as the canvas and the window's keys do it."""
+        kind, image_id, *args = op
+        history = self.history(image_id)
+        if kind in ("stroke", "fill"):
+            before = history.mask.copy()
+            if kind == "stroke":
+                stroke(history.mask, *args)
+                rect = args[0]
+            else:
+                rect = fill(history.mask, *args)
+            x, y, w, h = rect
+            history.commit(rect, before[y : y + h, x : x + w])
+        elif kind == "undo":
+            history.undo()
+        elif kind == "redo":
+            history.redo()
+        elif kind == "review":
+            if history.has_mask:
+                history.set_state("reviewed")
+            else:
+                history.commit_whole(state="reviewed")
+
+
+def open_project(root: Path) -> Project:
+    """Open a machine's project, keeping LIMIT revisions per image."""
+    project = Project.open(root)
+    project.revisions.limit = LIMIT
+    return project
+
+
+def run_and_kill(root: Path, ids: list[int], batch: list[tuple], kill_at: int) -> tuple[int, bool]:
+    """Fork a writer that applies `batch` and dies by SIGKILL at its `kill_at`-th file or database
+    call (or after the last op); returns (ops started, all finished)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the writer: never returns into the test
+        try:
+            os.close(read)
+            _writer(root, ids, batch, kill_at, write)
+        except BaseException:
+            os.write(write, f"error {traceback.format_exc()}\n".encode())
+            os._exit(70)
+    os.close(write)
+    output = b""
+    while True:  # the pipe ends when the writer does
+        ready, _, _ = select.select([read], [], [], 60)
+        chunk = os.read(read, 65536) if ready else None
+        if chunk is None:
+            os.kill(pid, signal.SIGKILL)
+        if not chunk:
+            break
+        output += chunk
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    text = output.decode()
+    assert chunk is not None, f"the writer hung: {text}"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, text
+    lines = text.split()
+    return lines.count("op"), "all" in lines
+
+
+def _writer(root: Path, ids: list[int], batch: list[tuple], kill_at: int, out: int) -> None:
+    """In the forked writer: count file and database calls, die by SIGKILL at the chosen one."""
+    calls = [0]
+
+    def counted(real):
+        def call(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        return call
+
+    os.replace, os.fsync, os.unlink = counted(os.replace), counted(os.fsync), counted(os.unlink)
+    Database.query = counted(Database.query)
+    editor = Editor(open_project(root), ids)
+    for op in batch:
+        os.write(out, b"op\n")
+        editor.apply(op)
+    os.write(out, b"all\n")
+    os.kill(os.getpid(), signal.SIGKILL)
