@@ -40,3 +40,10 @@ def test_history_restores_exact_pixels_for_many_steps():
     for _ in range(60):
         assert history.redo()
     np.testing.assert_array_equal(mask, final)
+
+
+def test_the_brush_paints_the_pixel_under_the_cursor():
+    # A point on the right half of pixel 0 is still pixel 0 (rounding moved it to pixel 1).
+    mask = np.zeros((6, 6), np.uint8)
+    tools.brush(mask, (0.6, 0.7), (0.6, 0.7), size=1, value=3)
+    assert mask[0, 0] == 3 and mask.sum() == 3
