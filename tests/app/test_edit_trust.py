@@ -149,6 +149,7 @@ def test_after_a_kill_in_a_save_the_file_and_history_agree(reviewed_window, tmp_
     assert done.returncode == -9, done.stderr[-3000:]
     assert "painted" in done.stdout
     window = reviewed_window()
+    assert "1 mask restored to the last saved edit" in window.statusBar().currentMessage()
     shown = _shown(window)
     np.testing.assert_array_equal(saved_mask(window), shown)  # file == canvas
     third_row = 10 + 8 * 2
@@ -160,6 +161,22 @@ def test_after_a_kill_in_a_save_the_file_and_history_agree(reviewed_window, tmp_
     redo(window)
     assert (saved_mask(window)[third_row, 20:60] == 3).all()
     np.testing.assert_array_equal(_shown(window), saved_mask(window))
+
+
+def test_an_undo_right_after_two_strokes_lands_in_order_behind_their_saves(reviewed_window):
+    # Stroke, stroke, Ctrl+Z at once: the saves are still queued when the undo comes.
+    window = reviewed_window()
+    _click_row(window, 6)  # an image without a mask
+    for cls, y in ((1, 20), (2, 40)):
+        window.canvas.current_class = cls
+        drag(window, (10, y), (80, y))
+    undo(window)
+    shown = _shown(window)
+    assert (shown[20, 20:60] == 1).all() and not (shown[40, 20:60] == 2).any()
+    np.testing.assert_array_equal(saved_mask(window), shown)
+    assert window.project.history(window.current.id).pos == 1
+    redo(window)
+    assert (saved_mask(window)[40, 20:60] == 2).all()
 
 
 def test_an_image_that_cannot_be_read_leaves_the_shown_image_in_charge(
