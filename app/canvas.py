@@ -90,8 +90,8 @@ class CanvasView(QGraphicsView):
         h, w = rgb.shape[:2]
         if history.mask.shape != (h, w):
             raise ValueError(f"mask {history.mask.shape} and image {(h, w)} differ in size")
+        self._finish_stroke()  # a stroke under way (a key changed the image) stays with its image
         self.history.unsubscribe(self._history_changed)
-        self._last = self._before = self._dirty = None  # a stroke never spans two images
         self.picture.set_rgb(rgb)
         self.history = history
         self._mask = history.mask
@@ -254,6 +254,9 @@ class CanvasView(QGraphicsView):
             self._pan_from = None
             self._set_pan_cursor()
             return
+        self._finish_stroke()
+
+    def _finish_stroke(self) -> None:
         if self._last is not None and self._before is not None and self._dirty is not None:
             x0, y0, x1, y1 = self._dirty
             self._commit((x0, y0, x1 - x0, y1 - y0), self._before, drawn=True)

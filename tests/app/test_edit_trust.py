@@ -16,7 +16,7 @@ from mcc_engine.data.demo import write_demo
 from mcc_engine.data.masks import read_mask
 from mcc_engine.project.store import Project
 from tests.app.conftest import saved_mask
-from tests.app.drive import drag, key, redo, undo
+from tests.app.drive import drag, key, redo, undo, view_point
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEWED = 5  # the demo's first images come with reviewed masks, as the app's demo does
@@ -201,6 +201,23 @@ def test_an_image_that_cannot_be_read_leaves_the_shown_image_in_charge(
     assert window.project.load_mask(broken_id) is None  # nothing saved under its id
     np.testing.assert_array_equal(saved_mask(window), _shown(window))
     assert window.project.image(first).state == "edited"
+
+
+def test_a_stroke_under_way_when_a_key_changes_the_image_stays_with_its_image(reviewed_window):
+    window = reviewed_window()
+    _click_row(window, 6)
+    first = window.current.id
+    window.canvas.current_class = 2
+    viewport = window.canvas.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QTest.mousePress(viewport, left, none, view_point(window, 10, 30))
+    QTest.mouseMove(viewport, view_point(window, 60, 30))
+    key(window, Qt.Key.Key_D)  # the button is still down
+    QTest.mouseRelease(viewport, left, none, view_point(window, 60, 30))
+    assert window.current.id != first
+    window.saver.flush()
+    assert (window.project.load_mask(first)[30, 15:55] == 2).all()
+    assert window.project.load_mask(window.current.id) is None
 
 
 def test_saves_and_thumbnails_run_in_plain_threads_that_never_touch_qt(
