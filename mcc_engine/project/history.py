@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 
 from mcc_engine.data.masks import IGNORE
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
+PATCH_BYTES: Final = 128 << 20  # patches kept per image; older steps are read back when needed
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,7 @@ class MaskHistory:
             self._patches.pop(dropped, None)
         x, y, w, h = rect
         if not self._unsaved:  # after a failed save, the step from the last revision is unknown
-            after = self.mask[y : y + h, x : x + w].copy()
-            self._patches[seq] = Patch(rect, before.copy(), after)
+            self._cache(seq, Patch(rect, before.copy(), self.mask[y : y + h, x : x + w].copy()))
         self._unsaved = False
         self.revisions[seq] = Revision(seq, state, True)
         for old in [k for k in self.revisions if k <= seq - self.limit]:
@@ -203,7 +203,7 @@ class MaskHistory:
             forward = target > self.pos
             patch = diff_patch(self.mask, stored) if forward else diff_patch(stored, self.mask)
             if not self._unsaved:
-                self._patches[step] = patch
+                self._cache(step, patch)
             self._unsaved = False
         x, y, w, h = patch.rect
         self.mask[y : y + h, x : x + w] = patch.after if target > self.pos else patch.before
@@ -211,6 +211,17 @@ class MaskHistory:
         self.sink.move_to(self.image_id, target)
         self._changed(patch.rect)
         return True
+
+    def _cache(self, step: int, patch: Patch) -> None:
+        """Keep a step's pixels, dropping the oldest steps' beyond PATCH_BYTES (a replace-class
+        step on a 20-megapixel image holds 40 MB)."""
+        self._patches[step] = patch
+        size = sum(p.before.nbytes + p.after.nbytes for p in self._patches.values())
+        for old in sorted(self._patches):
+            if size <= PATCH_BYTES or old == step:
+                break
+            dropped = self._patches.pop(old)
+            size -= dropped.before.nbytes + dropped.after.nbytes
 
     def set_state(self, state: str) -> None:
         """Give the image a state (e.g. reviewed); it belongs to the current revision."""

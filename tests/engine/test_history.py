@@ -145,3 +145,27 @@ def test_a_proposal_never_replaces_a_persons_work(demo):
         project.save_mask(b.id, _fill(b, 1))
         assert project.undo(b.id).max() == 3  # the proposal it replaced is one undo away
         assert project.image(b.id).state == "proposed"
+
+
+def test_old_steps_beyond_the_patch_budget_are_read_back_from_the_project(demo, monkeypatch):
+    monkeypatch.setattr("mcc_engine.project.history.PATCH_BYTES", 3 * 2 * 40 * 40)
+    with Project.open(demo) as project:
+        image = project.image(project.images()[0].id)
+        history = MaskHistory(
+            project.history(image.id), None, shape=(image.height, image.width), sink=project
+        )
+        masks = [history.mask.copy()]
+        for value in range(1, 7):  # six 40 x 40 steps: only the last three stay in memory
+            before = history.mask[:40, :40].copy()
+            history.mask[:40, :40] = value
+            history.commit((0, 0, 40, 40), before)
+            masks.append(history.mask.copy())
+        assert sorted(history._patches) == [4, 5, 6]
+        for k in range(5, -1, -1):
+            assert history.undo()
+            np.testing.assert_array_equal(history.mask, masks[k])
+            stored = project.load_mask(image.id)
+            np.testing.assert_array_equal(masks[k] if stored is None else stored, masks[k])
+        for k in range(1, 7):
+            assert history.redo()
+            np.testing.assert_array_equal(history.mask, masks[k])
