@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import tools
-from app.history import EditHistory, Patch
 from app.layers import MaskLayer, PictureLayer
+from mcc_engine.project.history import MaskHistory
 
 IGNORE = 255
 BRUSHES = ("brush", "eraser", "ignore")
@@ -41,9 +41,12 @@ def heat_colours(values: np.ndarray, *, kind: str) -> np.ndarray:
 
 
 class CanvasView(QGraphicsView):
-    """Shows one image with its mask; left-drag edits with the current tool."""
+    """Shows one image with its mask; left-drag edits with the current tool.
 
-    mask_changed = Signal(object)
+    The mask and its undo history belong to the image's `MaskHistory`: the canvas paints into
+    the history's mask, commits each finished edit to it, and redraws what the history reports.
+    """
+
     cursor_info = Signal(int, int, int)
     zoom_changed = Signal(float)
 
@@ -66,7 +69,8 @@ class CanvasView(QGraphicsView):
             item.setZValue(z)
             self.scene().addItem(item)
         self._mask = np.zeros((1, 1), np.uint8)
-        self.history = EditHistory()
+        self.history = MaskHistory.detached(self._mask)
+        self._committing = False  # the canvas's own commit: painting has redrawn it already
         self.tool = "brush"
         self.current_class = 1
         self.size = 12
@@ -81,14 +85,17 @@ class CanvasView(QGraphicsView):
         self.set_palette([(0, 0, 0)])
 
     # -- content ----------------------------------------------------------------------------
-    def set_image(
-        self, rgb: np.ndarray, mask: np.ndarray | None, *, history: EditHistory | None = None
-    ) -> None:
-        """Show an image (H x W x 3 uint8) with its mask (None: all unlabelled)."""
+    def set_image(self, rgb: np.ndarray, history: MaskHistory) -> None:
+        """Show an image (H x W x 3 uint8) with the mask of its history (same size)."""
         h, w = rgb.shape[:2]
+        if history.mask.shape != (h, w):
+            raise ValueError(f"mask {history.mask.shape} and image {(h, w)} differ in size")
+        self._finish_stroke()  # a stroke under way (a key changed the image) stays with its image
+        self.history.unsubscribe(self._history_changed)
         self.picture.set_rgb(rgb)
-        self._mask = np.full((h, w), IGNORE, np.uint8) if mask is None else mask.copy()
-        self.history = history or EditHistory()
+        self.history = history
+        self._mask = history.mask
+        history.subscribe(self._history_changed)
         self.overlay.set_mask(self._mask)
         self.set_heat_map(None)
         self._polygon.clear()
@@ -122,8 +129,16 @@ class CanvasView(QGraphicsView):
         self.overlay.set_outline(self.outline or self.heat.isVisible())
 
     def mask(self) -> np.ndarray:
-        """The current mask (the canvas's own array; copy before keeping it)."""
+        """The mask shown (the history's array; copy before keeping it)."""
         return self._mask
+
+    def stroking(self) -> bool:
+        """Whether a brush stroke is under way (the mouse button is still down)."""
+        return self._last is not None
+
+    def _history_changed(self, rect: tools.Rect | None) -> None:
+        if rect is not None and rect[2] > 0 and rect[3] > 0 and not self._committing:
+            self.overlay.refresh(rect)
 
     # -- view -------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -160,16 +175,16 @@ class CanvasView(QGraphicsView):
     def _value(self) -> int:
         return {"eraser": 0, "ignore": IGNORE}.get(self.tool, self.current_class)
 
-    def _commit(self, rect: tools.Rect | None, before: np.ndarray) -> None:
+    def _commit(self, rect: tools.Rect | None, before: np.ndarray, *, drawn: bool) -> None:
+        """Hand a finished edit to the history (`drawn`: the canvas has redrawn it already)."""
         if rect is None:
             return
         x, y, w, h = rect
-        self.history.push(
-            Patch(
-                rect, before[y : y + h, x : x + w].copy(), self._mask[y : y + h, x : x + w].copy()
-            )
-        )
-        self.mask_changed.emit(self._mask)
+        self._committing = drawn
+        try:
+            self.history.commit(rect, before[y : y + h, x : x + w])
+        finally:
+            self._committing = False
 
     def mousePressEvent(self, event) -> None:
         self.setFocus()
@@ -210,9 +225,7 @@ class CanvasView(QGraphicsView):
         self._dirty = [min(d[0], x), min(d[1], y), max(d[2], x + w), max(d[3], y + h)]
 
     def _apply(self, rect: tools.Rect | None, before: np.ndarray) -> None:
-        if rect is not None:
-            self.overlay.refresh(rect)
-        self._commit(rect, before)
+        self._commit(rect, before, drawn=False)
 
     def mouseMoveEvent(self, event) -> None:
         if self._pan_from is not None:
@@ -241,9 +254,12 @@ class CanvasView(QGraphicsView):
             self._pan_from = None
             self._set_pan_cursor()
             return
+        self._finish_stroke()
+
+    def _finish_stroke(self) -> None:
         if self._last is not None and self._before is not None and self._dirty is not None:
             x0, y0, x1, y1 = self._dirty
-            self._commit((x0, y0, x1 - x0, y1 - y0), self._before)
+            self._commit((x0, y0, x1 - x0, y1 - y0), self._before, drawn=True)
         self._last = self._before = self._dirty = None
 
     def mouseDoubleClickEvent(self, event) -> None:
@@ -300,22 +316,6 @@ class CanvasView(QGraphicsView):
         if old != new:
             before = self._mask.copy()
             self._apply(tools.replace_class(self._mask, old, new), before)
-
-    def undo(self) -> bool:
-        """Undo the last edit of this image (in memory)."""
-        rect = self.history.undo(self._mask)
-        if rect is not None:
-            self.overlay.refresh(rect)
-            self.mask_changed.emit(self._mask)
-        return rect is not None
-
-    def redo(self) -> bool:
-        """Redo the last undone edit."""
-        rect = self.history.redo(self._mask)
-        if rect is not None:
-            self.overlay.refresh(rect)
-            self.mask_changed.emit(self._mask)
-        return rect is not None
 
     def set_tool(self, name: str) -> None:
         """Pick a tool (the window's toolbar calls this)."""

@@ -216,6 +216,17 @@ class ImageListPanel(QWidget):
         if 0 <= row < self.count():
             self.view.setCurrentIndex(self.model.index(row))
 
+    def select_quietly(self, image_id: int | None) -> None:
+        """Select an image's row without announcing it (the window shows that image already)."""
+        row = self.model.row_of(image_id) if image_id is not None else None
+        self.view.selectionModel().blockSignals(True)
+        if row is None:
+            self.view.clearSelection()
+            self.view.setCurrentIndex(self.model.index(-1))
+        else:
+            self.view.setCurrentIndex(self.model.index(row))
+        self.view.selectionModel().blockSignals(False)
+
     def current_id(self) -> int | None:
         """The selected image's id."""
         index = self.view.currentIndex()

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from app import settings
+    from app import pyside_guard, settings
     from app.errors import install_excepthook, setup_logging
     from app.launcher import Launcher
     from app.theme import theme
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setWindowIcon(QIcon(str(resource_path("icons/mcc-annotate.png"))))
     setup_logging()
+    pyside_guard.guard()  # before the window makes its first calls (logged: after set-up)
     install_excepthook()
     theme(app).apply(settings.theme())
     launcher = Launcher(quiet=args.smoke)

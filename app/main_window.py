@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
@@ -11,7 +14,6 @@ from app.canvas import CanvasView
 from app.device_probe import DeviceProbe
 from app.dialogs import ExportDialog
 from app.errors import log, show_error
-from app.history import EditHistory
 from app.image_list import ImageListPanel
 from app.jobs import Jobs
 from app.model_panel import ModelPanel
@@ -22,7 +24,10 @@ from app.toolbar import HEAT_HINTS, HEAT_KINDS, build_menus, build_shortcuts, bu
 from mcc_engine.data.images import read_image
 from mcc_engine.errors import InputError
 from mcc_engine.formats.imports import import_coco, import_labelme, import_voc
+from mcc_engine.project.history import MaskHistory
 from mcc_engine.project.store import ImageInfo, Project
+
+CACHED_HISTORIES = 4  # images whose undo steps stay in memory (each holds its mask)
 
 
 class MainWindow(QMainWindow):
@@ -33,8 +38,9 @@ class MainWindow(QMainWindow):
     def __init__(self, project: Project) -> None:
         super().__init__()
         self.project = project
-        self.histories: dict[int, EditHistory] = {}
         self.current: ImageInfo | None = None
+        self.history: MaskHistory | None = None  # the current image's; strokes go to it
+        self._histories: OrderedDict[int, MaskHistory] = OrderedDict()
         self._names: dict[int, str] = {}
         self._heat: np.ndarray | None = None
         self._closed = False
@@ -68,6 +74,7 @@ class MainWindow(QMainWindow):
         self.refresh_classes()
         self.image_list.refresh()
         self.image_list.set_current_row(0)
+        self._show_reconcile_report()
         checkpoint = project.latest_checkpoint()
         if checkpoint is not None:
             self.model_panel.status.setText(f"Model from {checkpoint.parent.name} ready: propose masks, or fine-tune again.")  # fmt: skip
@@ -76,9 +83,9 @@ class MainWindow(QMainWindow):
         self._device.start()
 
     def _connect(self) -> None:
-        self.canvas.mask_changed.connect(lambda mask: self.saver.save(self.current.id, mask))
         self.saver.saved.connect(self._saved)
-        self.saver.failed.connect(lambda _id, m: show_error(self, "Save mask", m, advice="Free disk space or check the folder's permissions; the edit stays on screen."))  # fmt: skip
+        self.saver.failed.connect(self._save_failed)
+        self.saver.stale.connect(self._history_stale)
         self.canvas.cursor_info.connect(self._show_cursor)
         self.image_list.image_selected.connect(self.open_image)
         self.class_panel.class_picked.connect(lambda k: setattr(self.canvas, "current_class", k))
@@ -136,12 +143,14 @@ class MainWindow(QMainWindow):
             source = QFileDialog.getExistingDirectory(self, "VOC folder" if kind == "voc" else "labelme folder")  # fmt: skip
         if not source:
             return
+        self.saver.flush()
         importer = {"voc": import_voc, "coco": import_coco, "labelme": import_labelme}[kind]
         try:
             report = importer(self.project, source)
         except InputError as exc:
             show_error(self, "Import", str(exc), advice="Choose another file.")
             return
+        self._forget_histories()
         self.image_list.refresh()
         QMessageBox.information(self, "Import finished", report.describe())
 
@@ -161,24 +170,63 @@ class MainWindow(QMainWindow):
         self.image_list.refresh()
 
     def open_image(self, image_id: int) -> None:
-        """Show an image with its current mask."""
-        self.saver.flush()  # the mask on disk must be the last one painted
+        """Show an image with its mask; if it cannot be read, the image shown stays in charge."""
         try:
-            self.current = self.project.image(image_id)
-            rgb = read_image(self.project.image_path(self.current))
-            mask = self.project.load_mask(image_id)
+            image = self.project.image(image_id)
+            rgb = read_image(self.project.image_path(image))
+            history = self._history_for(image, rgb.shape[:2])
         except InputError as exc:
-            show_error(self, "Open image", str(exc), advice="Fix or remove the file, then pick another image.")  # fmt: skip
+            self.image_list.select_quietly(self.current.id if self.current else None)
+            show_error(
+                self,
+                "Open image",
+                str(exc),
+                advice="Fix or remove the file, then pick another image.",
+            )
             return
-        history = self.histories.setdefault(image_id, EditHistory())
-        self.canvas.set_image(rgb, mask, history=history)
+        self.current, self.history = replace(image, state=history.state), history
+        self.canvas.set_image(rgb, history)
         self.refresh_classes()
         self.show_heat_map()
         self.statusBar().showMessage(f"{self.current.rel_path} — {self.current.state}")
 
+    def _history_for(self, image: ImageInfo, shape: tuple[int, int]) -> MaskHistory:
+        """The image's history: kept in memory from earlier, or read from the project."""
+        history = self._histories.pop(image.id, None)
+        if history is None or history.mask.shape != shape:
+            self.saver.flush()  # the project must hold every change made so far
+            mask = self.project.load_mask(image.id)
+            if mask is not None and mask.shape != shape:
+                raise InputError(
+                    self.project.mask_path(image),
+                    f"mask size {mask.shape[1]}x{mask.shape[0]} differs from the image's {shape[1]}x{shape[0]}",
+                )
+            history = MaskHistory(
+                self.project.history(image.id), mask, shape=shape, sink=self.saver
+            )
+            history.subscribe(lambda _rect, h=history: self._history_changed(h))
+        self._histories[image.id] = history
+        while len(self._histories) > CACHED_HISTORIES:
+            self._histories.popitem(last=False)
+        return history
+
+    def _forget_histories(self) -> None:
+        """Drop the histories kept in memory and show the current image as the project has it
+        (after work that changed masks behind them: imports, proposals)."""
+        self.saver.flush()
+        self._histories.clear()
+        if self.current is not None:
+            self.open_image(self.current.id)
+
+    def _show_reconcile_report(self) -> None:
+        report = self.project.reconcile_report.describe()
+        if report:
+            log.info("opening %s: %s", self.project.root, report)
+            self.statusBar().showMessage(f"Opened the project: {report}.")
+
     def _tags_edited(self, labels: list[int]) -> None:
         self.project.set_tags(self.current.id, labels)
-        self.current = self.project.image(self.current.id)
+        self.current = replace(self.project.image(self.current.id), state=self.history.state)
         self.class_panel.show_classes(self.project.classes(), set(self.current.labels))
 
     def step_image(self, delta: int) -> None:
@@ -223,47 +271,79 @@ class MainWindow(QMainWindow):
             action.setChecked(tool == name)
         settings.set_value("tool", name)
 
+    def _history_changed(self, history: MaskHistory) -> None:
+        """The current image's history moved: show its state in the list and the status bar."""
+        if history is self.history and history.state != self.current.state:
+            self.current = replace(self.current, state=history.state)
+            self.image_list.model.update_image(self.current)
+
     def _saved(self, image_id: int, seconds: float) -> None:
-        image = self.project.image(image_id)
-        if self.current is not None and self.current.id == image_id:
-            self.current = image
-        self.statusBar().showMessage(f"Saved {image.rel_path} ({seconds * 1000:.0f} ms)")
-        self.image_list.model.update_image(image)
+        model = self.image_list.model
+        row = model.row_of(image_id)
+        name = model.rows[row].rel_path if row is not None else f"image {image_id}"
+        self.statusBar().showMessage(f"Saved {name} ({seconds * 1000:.0f} ms)")
+
+    def _save_failed(self, image_id: int, message: str) -> None:
+        self._resync(image_id, keep_pixels=True)
+        show_error(
+            self,
+            "Save mask",
+            message,
+            advice="Free disk space or check the folder's permissions; the edit stays on screen "
+            "and is saved with the next one.",
+        )
+
+    def _history_stale(self, image_id: int) -> None:
+        """Another writer (an import, a proposal) changed an image's history under the window:
+        take the project's history, and keep what the window shows as an edit on top of it."""
+        log.info(
+            "image %s changed outside the window; its shown mask is kept as a new edit", image_id
+        )
+        history = self._histories.get(image_id)
+        self._resync(image_id, keep_pixels=True)
+        if history is not None and history is self.history:
+            stored = self.project.load_mask(image_id)
+            if stored is None or not np.array_equal(stored, history.mask):
+                history.commit_whole()
+
+    def _resync(self, image_id: int, *, keep_pixels: bool) -> None:
+        """After a failed or stale change: the image's history becomes the project's again."""
+        self.saver.recover(image_id)
+        history = self._histories.get(image_id)
+        if history is None:
+            return
+        if history is not self.history:  # read afresh when it is shown next
+            del self._histories[image_id]
+            return
+        mask = None if keep_pixels else self.project.load_mask(image_id)
+        history.resync(self.project.history(image_id), mask, keep_pixels=keep_pixels)
 
     def undo(self) -> None:
-        """Undo in this session's history, then further back through the project's revisions."""
-        if self.current is None or self.canvas.undo():
-            return
-        self.saver.flush()
-        mask = self.project.undo(self.current.id)
-        if mask is not None:
-            self._show_stored(mask)
+        """Go back one revision of the current image (Ctrl+Z)."""
+        self._move(lambda history: history.undo())
 
     def redo(self) -> None:
-        """Redo the last undone edit."""
-        if self.current is not None and not self.canvas.redo():
-            self.saver.flush()
-            mask = self.project.redo(self.current.id)
-            if mask is not None:
-                self._show_stored(mask)
+        """Go forward one revision of the current image (Ctrl+Shift+Z)."""
+        self._move(lambda history: history.redo())
 
-    def _show_stored(self, mask: np.ndarray) -> None:
-        self.current = self.project.image(self.current.id)
-        self.canvas.set_image(read_image(self.project.image_path(self.current)), mask,
-                              history=self.histories[self.current.id])  # fmt: skip
-        self.canvas.set_heat_map(self._heat, HEAT_KINDS[self.heat_combo.currentIndex()][0])
-        self.image_list.model.update_image(self.current)
+    def _move(self, step) -> None:
+        if self.history is None or self.canvas.stroking():
+            return
+        try:
+            step(self.history)
+        except InputError as exc:
+            show_error(self, "Undo", str(exc), advice="The stored revision cannot be read.")
+        except KeyError:  # the revision went: another writer changed the history
+            self._history_stale(self.history.image_id)
 
     def mark_reviewed(self) -> None:
-        """Mark the mask right and go to the next image."""
-        if self.current is None:
+        """Mark the mask right and go to the next image (an undo takes the mark back)."""
+        if self.history is None:
             return
-        self.saver.flush()
-        if not self.project.mask_path(self.current).is_file():
-            self.project.save_mask(self.current.id, self.canvas.mask().copy(), state="reviewed")
-        self.project.set_state(self.current.id, "reviewed")
-        self.current = self.project.image(self.current.id)
-        self.image_list.model.update_image(self.current)
+        if self.history.has_mask:
+            self.history.set_state("reviewed")
+        else:  # a reviewed image has a mask file, even one all unlabelled
+            self.history.commit_whole(state="reviewed")
         self.step_image(1)
 
     # -- model ------------------------------------------------------------------------------
@@ -281,15 +361,14 @@ class MainWindow(QMainWindow):
 
     def _proposals_done(self, _written: int) -> None:
         self.image_list.refresh()
-        if self.current is not None:
-            self.open_image(self.current.id)
+        self._forget_histories()
 
     def closeEvent(self, event) -> None:
         if self._closed:  # a second close (at exit) has nothing left to do
             super().closeEvent(event)
             return
         self._closed = True
-        self.saver.flush()
+        self.saver.close()
         self.jobs.shutdown()
         self._device.stop()
         self.thumbnails.shutdown()

@@ -1,10 +1,9 @@
-"""Image-list thumbnails: made in a thread pool, kept in memory and on disk in the project."""
+"""Image-list thumbnails: made in plain Python threads, kept in memory and on disk in the project."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import logging
 import os
 from collections import OrderedDict
@@ -13,9 +12,10 @@ from typing import Final
 
 import numpy as np
 from PIL import Image, ImageOps
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from app.background import Background
 from mcc_engine.atomic import atomic_write_bytes
 
 SIZE: Final = 96  # pixels on the long side; drawn at 48 logical pixels, sharp on 2x screens
@@ -44,32 +44,22 @@ def _to_8bit_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-class _Signals(QObject):
-    done = Signal(str, bytes)
-    failed = Signal(str)
-
-
-class _Job(QRunnable):
-    def __init__(self, key: str, source: Path, cached: Path, signals: _Signals) -> None:
-        super().__init__()
-        self.key, self.source, self.cached, self.signals = key, source, cached, signals
-
-    def run(self) -> None:
+def _load(key: str, source: Path, cached: Path) -> bytes | None:
+    """A thumbnail's JPEG bytes from the disk cache, or made and cached; None if unreadable."""
+    try:
+        stat = source.stat()
+        cached = cached.with_name(_disk_name(key, stat.st_mtime_ns, stat.st_size))
+        if cached.is_file():
+            return cached.read_bytes()
+        data = make_thumbnail(source)
         try:
-            stat = self.source.stat()
-            cached = self.cached.with_name(_disk_name(self.key, stat.st_mtime_ns, stat.st_size))
-            if cached.is_file():
-                data = cached.read_bytes()
-            else:
-                data = make_thumbnail(self.source)
-                try:
-                    atomic_write_bytes(cached, data)
-                except OSError:  # a read-only project still shows thumbnails
-                    log.info("thumbnail cache not writable: %s", cached)
-            self.signals.done.emit(self.key, data)
-        except Exception as exc:  # an unreadable image gets no thumbnail, never a crash
-            log.info("no thumbnail for %s: %s", self.source, exc)
-            self.signals.failed.emit(self.key)
+            atomic_write_bytes(cached, data)
+        except OSError:  # a read-only project still shows thumbnails
+            log.info("thumbnail cache not writable: %s", cached)
+        return data
+    except Exception as exc:  # an unreadable image gets no thumbnail, never a crash
+        log.info("no thumbnail for %s: %s", source, exc)
+        return None
 
 
 def _disk_name(key: str, mtime_ns: int, size: int) -> str:
@@ -88,14 +78,10 @@ class Thumbnails(QObject):
         self._memory: OrderedDict[str, QPixmap] = OrderedDict()
         self._pending: set[str] = set()
         self._failed: set[str] = set()
-        self._order = itertools.count()
-        self._pool = QThreadPool(self)
-        # Leave a core to the window and to training.
-        self._pool.setMaxThreadCount(max(1, min(4, (os.cpu_count() or 2) - 1)))
-        self._signals = _Signals(self)
-        self._signals.done.connect(self._done)
-        self._signals.failed.connect(self._failed.add)
-        self._signals.failed.connect(self._pending.discard)
+        # Leave a core to the window and to training; the rows on screen now come first, not
+        # those scrolled past.
+        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+        self._pool = Background(self, name="thumbnails", workers=workers, newest_first=True)
 
     def get(self, rel_path: str) -> QPixmap | None:
         """The thumbnail if it is in memory; otherwise None, and it is loaded in the background."""
@@ -106,13 +92,17 @@ class Thumbnails(QObject):
         if rel_path not in self._pending and rel_path not in self._failed:
             self._pending.add(rel_path)
             shard = hashlib.sha1(rel_path.encode()).hexdigest()[:2]
-            job = _Job(rel_path, self.root / rel_path, self.cache_dir / shard / "x", self._signals)
-            # Newest requests first: the rows on screen now, not those scrolled past.
-            self._pool.start(job, next(self._order) % 1_000_000)
+            source, cached = self.root / rel_path, self.cache_dir / shard / "x"
+            self._pool.submit(
+                lambda: _load(rel_path, source, cached), lambda data: self._done(rel_path, data)
+            )
         return None
 
-    def _done(self, key: str, data: bytes) -> None:
+    def _done(self, key: str, data: bytes | None) -> None:
         self._pending.discard(key)
+        if data is None:
+            self._failed.add(key)
+            return
         image = QImage.fromData(data, "JPG")
         self._memory[key] = QPixmap.fromImage(image)
         while len(self._memory) > MEMORY:
@@ -129,5 +119,4 @@ class Thumbnails(QObject):
 
     def shutdown(self) -> None:
         """Drop queued work and wait for the running jobs (before the project closes)."""
-        self._pool.clear()
-        self._pool.waitForDone()
+        self._pool.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -20,8 +22,10 @@ def brush(mask: np.ndarray, start: tuple[float, float], end: tuple[float, float]
           value: int) -> Rect | None:  # fmt: skip
     """Paint a round-capped line of width `size` from start to end (x, y) with `value`, in place."""
     radius = max(1, size) / 2.0
-    x0, y0 = (round(v) for v in start)
-    x1, y1 = (round(v) for v in end)
+    # The pixel under the cursor is the one whose square holds the point: floor, not round
+    # (rounding put a click on pixel 0's right half onto pixel 1, visible when zoomed in).
+    x0, y0 = (math.floor(v) for v in start)
+    x1, y1 = (math.floor(v) for v in end)
     r = int(np.ceil(radius))
     rect = _clip(
         min(x0, x1) - r, min(y0, y1) - r, max(x0, x1) + r + 1, max(y0, y1) + r + 1, mask.shape

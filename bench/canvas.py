@@ -41,6 +41,7 @@ def _mouse(view, kind: QEvent.Type, scene: QPointF, held: bool) -> None:
 
 def brush_segments(app: QApplication, count: int) -> None:
     from app.canvas import CanvasView
+    from mcc_engine.project.history import MaskHistory
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 255, (3648, 5472, 3), dtype=np.uint8)
@@ -50,7 +51,7 @@ def brush_segments(app: QApplication, count: int) -> None:
     view.show()
     view.set_palette([(0, 0, 0), (200, 0, 0), (0, 200, 0), (0, 0, 200)])
     start = time.perf_counter()
-    view.set_image(rgb, mask)
+    view.set_image(rgb, MaskHistory.detached(mask))
     app.processEvents()
     print(f"showing the 5472x3648 image and mask: {(time.perf_counter() - start) * 1000:.0f} ms")
     view.size = 40

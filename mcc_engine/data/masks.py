@@ -61,9 +61,17 @@ def read_mask(path: str | Path, *, num_classes: int | None = None) -> np.ndarray
     With `num_classes` (background included), values other than 0..num_classes-1 and 255 are an
     error naming the file.
     """
-    path = Path(path)
+    return _read_mask(Path(path), Path(path), num_classes=num_classes)
+
+
+def decode_mask(data: bytes, *, name: str | Path) -> np.ndarray:
+    """Decode mask PNG bytes (as `encode_mask` makes them); errors name `name`."""
+    return _read_mask(io.BytesIO(data), Path(name), num_classes=None)
+
+
+def _read_mask(source, path: Path, *, num_classes: int | None) -> np.ndarray:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()
             if image.mode in ("P", "L"):
                 mask = np.asarray(image, dtype=np.uint8).copy()

@@ -8,8 +8,11 @@ import pytest
 import torch  # noqa: F401
 from PySide6.QtCore import QCoreApplication, QSettings
 
+from app.pyside_guard import guard
 from mcc_engine.data.demo import write_demo
 from mcc_engine.project.store import Project
+
+guard()  # as the app does at start: hundreds of windows must not run None's count down
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from app import tools
-from app.history import EditHistory, Patch
+from mcc_engine.project.history import MaskHistory
 
 
 def test_brush_paints_a_capsule_and_reports_its_rectangle():
@@ -26,19 +26,24 @@ def test_polygon_fill_flood_fill_replace():
 
 
 def test_history_restores_exact_pixels_for_many_steps():
-    mask = np.zeros((8, 8), np.uint8)
-    history = EditHistory()
+    history = MaskHistory.detached(np.zeros((8, 8), np.uint8))
+    mask = history.mask
     for value in range(1, 61):
         before = mask.copy()
         rect = tools.brush(mask, (value % 8, 0), (value % 8, 7), size=1, value=value)
         x, y, w, h = rect
-        history.push(
-            Patch(rect, before[y : y + h, x : x + w].copy(), mask[y : y + h, x : x + w].copy())
-        )
+        history.commit(rect, before[y : y + h, x : x + w])
     final = mask.copy()
     for _ in range(60):
-        assert history.undo(mask) is not None
-    assert (mask == 0).all()
+        assert history.undo()
+    assert (mask == 0).all() and not history.can_undo()
     for _ in range(60):
-        history.redo(mask)
+        assert history.redo()
     np.testing.assert_array_equal(mask, final)
+
+
+def test_the_brush_paints_the_pixel_under_the_cursor():
+    # A point on the right half of pixel 0 is still pixel 0 (rounding moved it to pixel 1).
+    mask = np.zeros((6, 6), np.uint8)
+    tools.brush(mask, (0.6, 0.7), (0.6, 0.7), size=1, value=3)
+    assert mask[0, 0] == 3 and mask.sum() == 3

@@ -62,7 +62,7 @@ def test_masks_undo_and_redo_survive_a_restart(demo):
 
 
 def test_history_is_bounded(demo, monkeypatch):
-    monkeypatch.setattr("mcc_engine.project.store.HISTORY", 5)
+    monkeypatch.setattr("mcc_engine.project.revisions.HISTORY", 5)
     with Project.open(demo) as project:
         image = project.image(project.images()[0].id)
         for value in range(8):
@@ -162,9 +162,11 @@ def test_a_version_1_project_is_migrated(demo):
     with Project.open(demo) as project:
         first = project.image(project.images()[0].id)
         assert first.state == "reviewed" and first.width > 0
-        row = project._q("SELECT content_hash, file_size FROM images WHERE id=?", (first.id,))[0]
+        row = project._db.query(
+            "SELECT content_hash, file_size FROM images WHERE id=?", (first.id,)
+        )[0]
         assert len(row["content_hash"]) == 32 and row["file_size"] > 0
-        assert project._q("SELECT value FROM meta WHERE key='schema'")[0][0] == "2"
+        assert project._db.query("SELECT value FROM meta WHERE key='schema'")[0][0] == "3"
         assert len(project.reconcile_report.added) == 5
 
 
