@@ -16,7 +16,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "dist" / "mcc-annotate"
 EXE = BUNDLE / ("mcc-annotate.exe" if sys.platform == "win32" else "mcc-annotate")
-SOURCES = ("app", "mcc_engine", "packaging", "pyproject.toml")
+SOURCES = ("app", "mcc_engine", "resources", "packaging", "pyproject.toml")
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,9 @@ def test_wheel_and_sdist_install_and_run(tmp_path):
                     "--outdir", str(out), str(ROOT)], check=True, capture_output=True)  # fmt: skip
     wheel = next(out.glob("mcc_annotate-*.whl"))
     sdist = next(out.glob("mcc_annotate-*.tar.gz"))
-    assert "mcc_engine/resources/icons/mcc-annotate.png" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    for resource in ("icons/mcc-annotate.png", "styles/dark.qss"):
+        assert any(n.endswith(f".data/data/share/mcc-annotate/{resource}") for n in names), names
     assert sdist.stat().st_size > 0
 
     # A fresh venv gets the wheel alone; its dependencies (torch, Qt: gigabytes) are borrowed
@@ -97,9 +99,10 @@ def test_wheel_and_sdist_install_and_run(tmp_path):
     bin_dir = py.parent
     env = {**os.environ, "MCC_ANNOTATE_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen",
            "PYTHONPATH": ""}  # fmt: skip
-    where = subprocess.run([str(py), "-c", "import mcc_engine.resources as r; print(r.__file__)"],
+    where = subprocess.run([str(py), "-c", "import mcc_engine.resources as r; print(r.resource_dir())"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
-    assert where.stdout.strip().startswith(site), where.stdout  # the wheel's copy, not the source
+    # The wheel's copy (its data files in the venv), not the source checkout's resources/.
+    assert where.stdout.strip() == str(target / "share" / "mcc-annotate"), where.stdout
     helped = subprocess.run([str(bin_dir / "mcc"), "--help"], cwd=tmp_path, env=env,
                             capture_output=True, text=True)  # fmt: skip
     assert helped.returncode == 0 and "train" in helped.stdout

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ from mcc_engine.data.masks import (
     write_mask,
 )
 from mcc_engine.errors import InputError
+from mcc_engine.project.locate import project_root
 
 SCHEMA_VERSION: Final = 2
 HISTORY: Final = 100  # mask revisions kept per image
@@ -142,15 +144,14 @@ class Project:
         cls, path: str | Path, *, readonly: bool = False, author: str | None = None
     ) -> Project:
         """Open (creating if needed) the project of a data folder, or a project.sqlite file."""
-        path = Path(path)
-        root = path.parent.parent if path.suffix == ".sqlite" else path
-        if not root.is_dir():
-            raise InputError(path, "neither a data folder nor a project file")
-        project = cls(root, readonly=readonly, author=author)
+        project = cls(project_root(path), readonly=readonly, author=author)
+        created = not project.project_dir.exists()
         try:
             project._connect()
         except BaseException:
             project.close()  # release the lock of a project that could not be opened
+            if created:  # a refused folder (no tags, a bad name) is left as it was
+                shutil.rmtree(project.project_dir, ignore_errors=True)
             raise
         return project
 
