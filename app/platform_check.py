@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,7 +40,9 @@ XCB_LIBRARIES: Final = {
 # Bundled into the packaged app (packaging/mcc-annotate.spec): the libraries that are not part of
 # every X11 desktop. libxcb, libX11 and libxkbcommon come with any X server session.
 BUNDLED_XCB: Final = tuple(
-    name for name in XCB_LIBRARIES if name not in ("libxcb.so.1", "libX11.so.6", "libxkbcommon.so.0")
+    name
+    for name in XCB_LIBRARIES
+    if name not in ("libxcb.so.1", "libX11.so.6", "libxkbcommon.so.0")
 )
 
 
@@ -56,6 +59,27 @@ def loadable(soname: str) -> bool:
     return False
 
 
+def system_library(soname: str) -> Path | None:
+    """Where the system keeps a library (from the loader's cache, `ldconfig -p`), or None."""
+    try:
+        listing = subprocess.run(
+            ["ldconfig", "-p"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": "/sbin:/usr/sbin:/bin:/usr/bin"},
+        ).stdout
+    except OSError:
+        return None
+    wide = sys.maxsize > 2**32  # a 64-bit Python loads only the 64-bit copy ("libc6,x86-64")
+    for line in listing.splitlines():
+        entry, _, target = line.strip().partition(" => ")
+        name, _, tag = entry.partition(" ")
+        if name == soname and ("64" in tag) == wide and Path(target).is_file():
+            return Path(target)
+    return None
+
+
 def xcb_will_load(environ: Mapping[str, str]) -> bool:
     """Whether Qt is about to load its xcb plugin: on Linux, asked for or by default, with X11."""
     platform = environ.get("QT_QPA_PLATFORM", "")
@@ -67,13 +91,16 @@ def xcb_will_load(environ: Mapping[str, str]) -> bool:
 
 
 def missing_xcb(
-    *, environ: Mapping[str, str] | None = None, load: Callable[[str], bool] = loadable,
+    *,
+    environ: Mapping[str, str] | None = None,
+    load: Callable[[str], bool] | None = None,
     platform: str | None = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Sonames of the xcb plugin's libraries the loader cannot find (empty when not on xcb)."""
     environ = os.environ if environ is None else environ
     if not (platform or sys.platform).startswith("linux") or not xcb_will_load(environ):
         return []
+    load = load or loadable
     return [name for name in XCB_LIBRARIES if not load(name)]
 
 
@@ -91,3 +118,8 @@ def explain(missing: list[str]) -> str:
         f"{apt_command(missing)}\n\nthen start the app again. (Or run on another platform, e.g. "
         "QT_QPA_PLATFORM=wayland.)"
     )
+
+
+if __name__ == "__main__":  # on a build machine: what the packaged app would not carry
+    absent = [name for name in BUNDLED_XCB if system_library(name) is None]
+    print(apt_command(absent) if absent else "every xcb library the bundle carries is here")
