@@ -27,7 +27,9 @@ def test_an_installed_copy_is_used_outside_a_checkout(tmp_path, monkeypatch):
     icon.parent.mkdir(parents=True)
     icon.write_bytes(resource_path("icons/mcc-annotate.png").read_bytes())
     (tmp_path / "site-packages" / "resources").mkdir(parents=True)  # a namesake, not ours
-    monkeypatch.setattr(resources, "__file__", str(tmp_path / "site-packages" / "mcc_engine" / "resources.py"))  # fmt: skip
+    monkeypatch.setattr(
+        resources, "__file__", str(tmp_path / "site-packages" / "mcc_engine" / "resources.py")
+    )
     monkeypatch.setattr(resources.sysconfig, "get_path", lambda kind, scheme=None: str(prefix))
     assert resource_path("icons/mcc-annotate.png") == icon
 

@@ -34,7 +34,9 @@ def _image(path, value=90):
     Image.fromarray(np.full((24, 32, 3), value, np.uint8)).save(path)
 
 
-def test_open_project_on_a_text_file_is_one_dialog_and_creates_nothing(qtbot, tmp_path, monkeypatch, dialogs):  # fmt: skip
+def test_open_project_on_a_text_file_is_one_dialog_and_creates_nothing(
+    qtbot, tmp_path, monkeypatch, dialogs
+):
     unrelated = tmp_path / "tmp"
     fake = unrelated / "fake_project.sqlite"
     fake.parent.mkdir()
@@ -42,7 +44,9 @@ def test_open_project_on_a_text_file_is_one_dialog_and_creates_nothing(qtbot, tm
     _image(unrelated / "somebody" / "else" / "photo.jpg")  # a folder the user never picked
     (unrelated / "notes.txt").write_text("x")
     launcher, start = _start(qtbot)
-    monkeypatch.setattr("app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(fake), ""))  # fmt: skip
+    monkeypatch.setattr(
+        "app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(fake), "")
+    )
     start.buttons["project"].click()
     assert launcher.window is None
     assert len(dialogs) == 1
@@ -50,7 +54,9 @@ def test_open_project_on_a_text_file_is_one_dialog_and_creates_nothing(qtbot, tm
     assert _projects_under(tmp_path) == []
 
 
-def test_open_project_on_a_sqlite_file_outside_a_project_folder_is_refused(qtbot, tmp_path, monkeypatch, dialogs):  # fmt: skip
+def test_open_project_on_a_sqlite_file_outside_a_project_folder_is_refused(
+    qtbot, tmp_path, monkeypatch, dialogs
+):
     import sqlite3
 
     stray = tmp_path / "other" / "project.sqlite"
@@ -58,20 +64,27 @@ def test_open_project_on_a_sqlite_file_outside_a_project_folder_is_refused(qtbot
     sqlite3.connect(stray).execute("CREATE TABLE t (x)").connection.close()
     _image(tmp_path / "other" / "cat" / "a.jpg")
     launcher, start = _start(qtbot)
-    monkeypatch.setattr("app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(stray), ""))  # fmt: skip
+    monkeypatch.setattr(
+        "app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(stray), "")
+    )
     start.buttons["project"].click()
     assert launcher.window is None and len(dialogs) == 1 and "mcc_project" in dialogs[0]
     assert _projects_under(tmp_path) == []
 
 
-def test_a_non_utf8_file_name_is_named_escaped_and_nothing_is_left_behind(qtbot, tmp_path, monkeypatch, dialogs):  # fmt: skip
+def test_a_non_utf8_file_name_is_named_escaped_and_nothing_is_left_behind(
+    qtbot, tmp_path, monkeypatch, dialogs
+):
     data = tmp_path / "data"
     _image(data / "leaf" / "ok.jpg")
     (data / "fish").mkdir()
     raw = os.path.join(os.fsencode(data / "fish"), b"caf\xe9.jpg")
-    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(open(raw, "wb"), format="JPEG")
+    with open(raw, "wb") as handle:
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(handle, format="JPEG")
     launcher, start = _start(qtbot)
-    monkeypatch.setattr("app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data))  # fmt: skip
+    monkeypatch.setattr(
+        "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
+    )
     start.buttons["folder"].click()
     assert launcher.window is None
     assert len(dialogs) == 1
@@ -80,14 +93,18 @@ def test_a_non_utf8_file_name_is_named_escaped_and_nothing_is_left_behind(qtbot,
 
 
 @pytest.mark.parametrize("content", ["empty", "untagged"])
-def test_a_folder_without_tagged_images_is_refused_and_left_as_it_was(qtbot, tmp_path, monkeypatch, dialogs, content):  # fmt: skip
+def test_a_folder_without_tagged_images_is_refused_and_left_as_it_was(
+    qtbot, tmp_path, monkeypatch, dialogs, content
+):
     data = tmp_path / "data"
     data.mkdir()
     if content == "untagged":
         _image(data / "a.jpg")
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     launcher, start = _start(qtbot)
-    monkeypatch.setattr("app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data))  # fmt: skip
+    monkeypatch.setattr(
+        "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
+    )
     start.buttons["folder"].click()
     assert launcher.window is None and len(dialogs) == 1 and "no tagged images" in dialogs[0]
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before

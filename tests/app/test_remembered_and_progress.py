@@ -46,7 +46,9 @@ def _answer(kind, action):
     QTimer.singleShot(0, attempt)
 
 
-def test_sort_iterations_brush_size_and_export_destination_are_remembered(make_window, qtbot, tmp_path, monkeypatch):  # fmt: skip
+def test_sort_iterations_brush_size_and_export_destination_are_remembered(
+    make_window, qtbot, tmp_path, monkeypatch
+):
     from app.dialogs import ExportDialog
     from app.main_window import MainWindow
     from mcc_engine.project.store import Project
@@ -111,7 +113,9 @@ def _record(window):
     return seen
 
 
-def test_fine_tune_shows_its_stages_before_the_first_step_then_resume_fills_the_curve(make_window, qtbot):  # fmt: skip
+def test_fine_tune_shows_its_stages_before_the_first_step_then_resume_fills_the_curve(
+    make_window, qtbot
+):
     from app.main_window import MainWindow
     from mcc_engine.project.store import Project
 
@@ -123,7 +127,7 @@ def test_fine_tune_shows_its_stages_before_the_first_step_then_resume_fills_the_
     window.start_training(resume=False)
     with qtbot.waitSignal(window.worker.progress, timeout=60000):
         pass
-    qtbot.waitUntil(lambda: len(panel.curve.values) >= 3, timeout=60000)
+    qtbot.waitUntil(lambda: len(panel.curve.values) >= 12, timeout=60000)  # two log rows
     with qtbot.waitSignal(window.worker.finished, timeout=60000):
         window.cancel_work()
     qtbot.waitUntil(lambda: "Stopped" in panel.status.text(), timeout=10000)
@@ -137,8 +141,11 @@ def test_fine_tune_shows_its_stages_before_the_first_step_then_resume_fills_the_
     qtbot.addWidget(again)
     assert again.model_panel.resume_button.isEnabled()
     _click(again.model_panel.resume_button)
-    logged = again.model_panel.curve.values[:]
-    assert len(logged) >= 3  # the run's log.csv, before its first new step
+    run = max(p for p in again.project.runs_dir.iterdir() if p.name.startswith("run-"))
+    rows = (run / "log.csv").read_text().splitlines()[1:]
+    logged = again.model_panel.curve.values[:]  # before the resumed run's first step
+    assert len(logged) == len(rows) >= 2
+    assert logged[-1] == float(rows[-1].split(",")[2])  # the total loss column
     with qtbot.waitSignal(again.worker.progress, timeout=60000):
         pass
     with qtbot.waitSignal(again.worker.finished, timeout=60000):

@@ -64,8 +64,9 @@ def test_probe_tells_an_answering_hub_from_a_silent_one(silent_hub):
 
 
 def test_a_download_without_a_network_returns_none(silent_hub):
-    got = download_weights("deit_small_patch16_224", progress=lambda _: None,
-                           should_stop=lambda: False, timeout=0.5)  # fmt: skip
+    got = download_weights(
+        "deit_small_patch16_224", progress=lambda _: None, should_stop=lambda: False, timeout=0.5
+    )
     assert got is None and cached_weights("deit_small_patch16_224") is None
 
 
