@@ -39,7 +39,10 @@ def _answer(kind, action):
     def attempt():
         dialog = QApplication.activeModalWidget()
         if isinstance(dialog, kind):
-            action(dialog)
+            try:
+                action(dialog)
+            finally:  # a failing step must not leave the test waiting on the dialog
+                dialog.done(dialog.result())
         else:
             QTimer.singleShot(10, attempt)
 
