@@ -17,7 +17,7 @@ IGNORE = 255
 # Unlabelled (255) is drawn as thin diagonal lines over a faint veil in the VOC "void" colour, so
 # that it never looks like background (0, clear). The pattern repeats every HATCH level pixels.
 HATCH = 8
-HATCH_LINE, HATCH_VEIL = (224, 224, 192, 150), (224, 224, 192, 34)
+HATCH_LINE, HATCH_VEIL = (224, 224, 192, 120), (224, 224, 192, 30)
 
 
 def level_for(painter: QPainter, levels: int = MAX_LEVEL) -> int:

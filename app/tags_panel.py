@@ -180,6 +180,7 @@ class TagsPanel(QListWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setIconSize(QSize(12, 12))
         self.itemChanged.connect(self._changed)
 
     def show_tags(self, classes: list[ClassInfo], labels: tuple[int, ...]) -> None:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from tests.app.test_main_window import _drag
 from tests.app.test_remembered_and_progress import _answer
@@ -31,7 +31,8 @@ def test_export_of_only_reviewed_and_edited_images(make_window, qtbot, tmp_path,
         QTest.keyClick(dialog.which, Qt.Key.Key_Down)  # "only reviewed and edited images"
         dialog.out.selectAll()
         QTest.keyClicks(dialog.out, str(out))
-        dialog.accept()
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
 
     _answer(ExportDialog, choose)
     window.export_dialog()

@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 
@@ -23,6 +25,10 @@ def _start(qtbot):
     start = launcher.show_start()
     qtbot.addWidget(start)
     return launcher, start
+
+
+def _click(button):
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def _projects_under(folder):
@@ -47,7 +53,7 @@ def test_open_project_on_a_text_file_is_one_dialog_and_creates_nothing(
     monkeypatch.setattr(
         "app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(fake), "")
     )
-    start.buttons["project"].click()
+    _click(start.buttons["project"])
     assert launcher.window is None
     assert len(dialogs) == 1
     assert str(fake) in dialogs[0] and "not an MCC Annotate project" in dialogs[0]
@@ -67,7 +73,7 @@ def test_open_project_on_a_sqlite_file_outside_a_project_folder_is_refused(
     monkeypatch.setattr(
         "app.start_screen.QFileDialog.getOpenFileName", lambda *a, **k: (str(stray), "")
     )
-    start.buttons["project"].click()
+    _click(start.buttons["project"])
     assert launcher.window is None and len(dialogs) == 1 and "mcc_project" in dialogs[0]
     assert _projects_under(tmp_path) == []
 
@@ -85,7 +91,7 @@ def test_a_non_utf8_file_name_is_named_escaped_and_nothing_is_left_behind(
     monkeypatch.setattr(
         "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
     )
-    start.buttons["folder"].click()
+    _click(start.buttons["folder"])
     assert launcher.window is None
     assert len(dialogs) == 1
     assert "fish/caf\\xe9.jpg" in dialogs[0] and "rename" in dialogs[0]
@@ -105,6 +111,6 @@ def test_a_folder_without_tagged_images_is_refused_and_left_as_it_was(
     monkeypatch.setattr(
         "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
     )
-    start.buttons["folder"].click()
+    _click(start.buttons["folder"])
     assert launcher.window is None and len(dialogs) == 1 and "no tagged images" in dialogs[0]
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before

@@ -3,7 +3,7 @@ progress from its first second, Resume fills the loss curve and is offered only 
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from tests.app.test_keys_and_view import _click, _key, _type
 from tests.app.test_main_window import _drag, _view_point
@@ -80,7 +80,7 @@ def test_sort_iterations_brush_size_and_export_destination_are_remembered(
     def fill_in(dialog):
         dialog.out.selectAll()
         QTest.keyClicks(dialog.out, str(target))
-        dialog.accept()
+        _click(dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok))
 
     _answer(ExportDialog, fill_in)
     window.export_dialog()
@@ -127,12 +127,12 @@ def test_fine_tune_shows_its_stages_before_the_first_step_then_resume_fills_the_
     assert not panel.resume_button.isEnabled()  # nothing to resume yet
     _tiny(window, 5000)
     seen = _record(window)
-    window.start_training(resume=False)
+    _click(panel.train_button)
     with qtbot.waitSignal(window.worker.progress, timeout=60000):
         pass
     qtbot.waitUntil(lambda: len(panel.curve.values) >= 12, timeout=60000)  # two log rows
     with qtbot.waitSignal(window.worker.finished, timeout=60000):
-        window.cancel_work()
+        _click(panel.cancel_button)
     qtbot.waitUntil(lambda: "Stopped" in panel.status.text(), timeout=10000)
     stages = [text for text, maximum in seen if maximum == 0]  # a busy bar: no step yet
     assert any("Preparing" in t for t in stages) and any("first step" in t for t in stages)
@@ -160,7 +160,7 @@ def test_a_finished_run_offers_no_resume_and_proposing_shows_an_eta(make_window,
     window = make_window()
     panel = window.model_panel
     _tiny(window, 2)
-    window.start_training(resume=False)
+    _click(panel.train_button)
     with qtbot.waitSignal(window.worker.finished, timeout=120000):
         pass
     qtbot.waitUntil(lambda: "Trained" in panel.status.text(), timeout=10000)
