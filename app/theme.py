@@ -23,8 +23,6 @@ _DARK = {
 }  # fmt: skip
 
 
-
-
 def _dark_sheet() -> str:
     return resource_path("styles/dark.qss").read_text(encoding="utf-8")
 
