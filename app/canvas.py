@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -22,6 +22,14 @@ from mcc_engine.project.history import MaskHistory
 
 IGNORE = 255
 BRUSHES = ("brush", "eraser", "ignore")
+ZOOM_STEP = 1.25  # per wheel notch
+MAX_ZOOM = 64.0  # screen pixels per image pixel
+# The canvas's own keys (the window's shortcuts are QActions and QShortcuts): for the key sheet.
+CANVAS_KEYS = (
+    ("Space", "hold and drag: pan"),
+    ("Return", "close the polygon"),
+    ("Esc", "drop the polygon; in a text or number field: back to the canvas"),
+)
 
 
 def heat_colours(values: np.ndarray, *, kind: str) -> np.ndarray:
@@ -53,7 +61,14 @@ class CanvasView(QGraphicsView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        # Zoom anchors itself (zoom_at): Qt's AnchorUnderMouse reads the global cursor, not the
+        # wheel event, and cannot anchor where the image is narrower than the view.
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        # The scene reaches a view's size beyond the image on every side (see _pad), so scroll
+        # bars would always show; panning (Space, middle button, H) moves the view instead.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setMouseTracking(True)
         self.setBackgroundBrush(QBrush(QColor(38, 40, 44)))
@@ -82,6 +97,9 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space = False
         self._fitted = True  # the view refits on resize until the user zooms
+        self._image_rect = QRectF(0, 0, 1, 1)
+        self._colors: list[tuple[int, int, int]] = [(0, 0, 0)]
+        self.hidden: set[int] = set()
         self.set_palette([(0, 0, 0)])
 
     # -- content ----------------------------------------------------------------------------
@@ -100,15 +118,22 @@ class CanvasView(QGraphicsView):
         self.set_heat_map(None)
         self._polygon.clear()
         self._update_polygon()
-        self.scene().setSceneRect(QRectF(0, 0, w, h))
+        self._image_rect = QRectF(0, 0, w, h)
         self.fit()
 
     def set_palette(self, colors: list[tuple[int, int, int]]) -> None:
-        """Colours by class index; background and unlabelled are transparent."""
+        """Colours by class index; background is clear, unlabelled hatched (see MaskLayer)."""
+        self._colors = list(colors)
         lut = np.zeros((256, 4), np.uint8)
         for k, color in enumerate(colors[1:], start=1):
-            lut[k] = (*color, 255)
+            if k not in self.hidden:
+                lut[k] = (*color, 255)
         self.overlay.set_colors(lut)
+
+    def set_hidden(self, hidden: set[int]) -> None:
+        """Classes not drawn in the overlay (a view setting; the mask keeps them)."""
+        self.hidden = set(hidden)
+        self.set_palette(self._colors)
 
     def set_opacity(self, alpha: float) -> None:
         """Overlay opacity in [0, 1]."""
@@ -143,20 +168,64 @@ class CanvasView(QGraphicsView):
     # -- view -------------------------------------------------------------------------------
     def fit(self) -> None:
         """Fit the whole image into the view."""
-        self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        view, image = self.viewport().rect(), self._image_rect
+        if view.width() < 8 or view.height() < 8:
+            return
+        margin = 2  # as QGraphicsView.fitInView leaves
+        scale = min(
+            (view.width() - 2 * margin) / image.width(),
+            (view.height() - 2 * margin) / image.height(),
+        )
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self._pad()
+        self.centerOn(image.center())
         self._fitted = True
-        self.zoom_changed.emit(self.transform().m11())
+        self.zoom_changed.emit(scale)
+
+    def _pad(self) -> None:
+        """Let the scene reach one view beyond the image on each side, at the current zoom.
+
+        Then any image pixel can sit under any view point, so zooming can keep the pixel under
+        the cursor in place even where the image is smaller than the view.
+        """
+        scale = self.transform().m11()
+        dx, dy = self.viewport().width() / scale, self.viewport().height() / scale
+        self.scene().setSceneRect(self._image_rect.adjusted(-dx, -dy, dx, dy))
+
+    def scene_point(self, view_point: QPointF) -> QPointF:
+        """The scene (image) point under a viewport point, with sub-pixel precision."""
+        return self.viewportTransform().inverted()[0].map(QPointF(view_point))
+
+    def zoom_at(self, view_point: QPointF, factor: float) -> None:
+        """Zoom by `factor`, keeping the image point under `view_point` where it is."""
+        view, image = self.viewport().rect(), self._image_rect
+        fit = min(view.width() / image.width(), view.height() / image.height())
+        old = self.transform().m11()
+        scale = min(MAX_ZOOM, max(fit / 4, old * factor))
+        if scale == old:
+            return
+        anchor = self.scene_point(view_point)
+        self._fitted = False
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self._pad()
+        # A view point p shows scene point (p + scroll) / scale: solve for the scroll.
+        self.horizontalScrollBar().setValue(round(anchor.x() * scale - view_point.x()))
+        self.verticalScrollBar().setValue(round(anchor.y() * scale - view_point.y()))
+        self.zoom_changed.emit(scale)
 
     def resizeEvent(self, event) -> None:
+        center = self.scene_point(QPointF(self.viewport().rect().center()))
         super().resizeEvent(event)
         if self._fitted:
             self.fit()
+        else:
+            self._pad()
+            self.centerOn(center)
 
     def wheelEvent(self, event) -> None:
-        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
-        self._fitted = False
-        self.scale(factor, factor)
-        self.zoom_changed.emit(self.transform().m11())
+        notches = event.angleDelta().y() / 120
+        if notches:
+            self.zoom_at(event.position(), ZOOM_STEP**notches)
 
     def _panning_tool(self) -> bool:
         return self.tool == "pan" or self._space

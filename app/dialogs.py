@@ -18,11 +18,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# What the export holds: None is every image with a mask (proposals too).
+WHICH = {
+    "every image with a mask": None,
+    "only reviewed and edited images": ("reviewed", "edited"),
+}
+
 
 class ExportDialog(QDialog):
     """Choose VOC or COCO, the validation fraction, the COCO encoding and the destination."""
 
-    def __init__(self, parent: QWidget | None, *, default_out: Path, counts: dict[str, int] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, parent: QWidget | None, *, default_out: Path, counts: dict[str, int] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export dataset")
         counts = counts or {}
@@ -32,6 +40,9 @@ class ExportDialog(QDialog):
         self.encoding = QComboBox()
         self.encoding.addItems(["RLE", "polygons"])
         self.format.currentIndexChanged.connect(lambda i: self.encoding.setEnabled(i == 0))
+        self.which = QComboBox()
+        self.which.addItems(list(WHICH))
+        self.which.setToolTip("Only reviewed and edited: leave out the model's unchecked proposals")
         self.out = QLineEdit(str(default_out))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -46,6 +57,7 @@ class ExportDialog(QDialog):
             what.setWordWrap(True)
             form.addRow(what)
         form.addRow("Format", self.format)
+        form.addRow("Images", self.which)
         form.addRow("Validation fraction", self.val_fraction)
         form.addRow("COCO segmentation", self.encoding)
         form.addRow("Destination", row)
@@ -64,12 +76,13 @@ class ExportDialog(QDialog):
             self.out.setText(str(Path(folder) / "export"))
 
     def settings(self) -> dict:
-        """Keyword arguments for export_dataset (without data and masks)."""
+        """Keyword arguments for export_dataset (without data and masks), and the states to keep."""
         return {
             "fmt": "coco" if self.format.currentIndex() == 0 else "voc",
             "val_fraction": self.val_fraction.value(),
             "coco_segmentation": "rle" if self.encoding.currentIndex() == 0 else "polygon",
             "out": Path(self.out.text()),
+            "states": WHICH[self.which.currentText()],
         }
 
 
@@ -77,5 +90,7 @@ def describe_counts(counts: dict[str, int]) -> str:
     """What an export will hold, from the number of images in each state."""
     parts = [f"{counts.get(state, 0)} {state}" for state in ("reviewed", "edited", "proposed")]
     missing = counts.get("new", 0)
-    return (f"Exports the masks of {parts[0]}, {parts[1]} and {parts[2]} images; "
-            f"{missing} image{'s' if missing != 1 else ''} without a mask {'are' if missing != 1 else 'is'} left out.")  # fmt: skip
+    return (
+        f"Exports the masks of {parts[0]}, {parts[1]} and {parts[2]} images; "
+        f"{missing} image{'s' if missing != 1 else ''} without a mask {'are' if missing != 1 else 'is'} left out."
+    )

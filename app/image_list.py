@@ -172,6 +172,7 @@ class ImageListPanel(QWidget):
         # Typing waits for a pause before filtering: a query over 10,000 rows takes a moment.
         self._typing = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
         self.search.textChanged.connect(self._typing.start)
+        self.search.returnPressed.connect(self._search_now)
         for combo in (self.state_filter, self.tag_filter, self.sort):
             combo.currentIndexChanged.connect(self.refresh)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
@@ -201,6 +202,13 @@ class ImageListPanel(QWidget):
         if row is not None:
             self.view.setCurrentIndex(self.model.index(row))
         self.view.selectionModel().blockSignals(False)
+
+    def _search_now(self) -> None:
+        """Enter in the search field: filter at once; show the first match if the image is gone."""
+        self._typing.stop()
+        self.refresh()
+        if self.current_row() < 0:
+            self.set_current_row(0)
 
     def count(self) -> int:
         """Rows shown."""

@@ -1,21 +1,40 @@
-"""Long work for the window, one job at a time in a worker thread: fine-tune, propose, export."""
+"""Long work for the window, one job at a time in a worker thread: fine-tune, propose, export.
+
+Each job calls the engine function the CLI calls (`train`, `infer_folder`, `export_dataset`) with
+progress and should-stop callbacks; this file only turns their reports into the model panel's
+bar and status line, and stores proposals through the project.
+"""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.model_panel import ModelPanel
 from app.workers import Worker
-from mcc_engine.data.images import read_image
 from mcc_engine.formats.export import export_dataset
 from mcc_engine.project.store import Project
 from mcc_engine.train.config import TrainConfig
+from mcc_engine.train.run_state import latest_resumable, read_log
 
 # torch loads in the worker thread on first use (inside the jobs), so the window opens at once.
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of a job that has no count yet (loading torch, building the model, first step)."""
+
+    text: str
+
+
+def time_left(seconds: float) -> str:
+    """A rough remaining time for people: "40 s left", "3.5 min left"."""
+    return f"{seconds:.0f} s left" if seconds < 90 else f"{seconds / 60:.1f} min left"
 
 
 class Jobs(QObject):
@@ -26,73 +45,113 @@ class Jobs(QObject):
     failed = Signal(str)
     no_work = Signal(str, str)  # title, what to do first
 
-    def __init__(self, project: Project, panel: ModelPanel, parent: QObject | None = None, *,
-                 before: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        project: Project,
+        panel: ModelPanel,
+        parent: QObject | None = None,
+        *,
+        before: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(parent)
         self.project, self.panel = project, panel
         self.before = before  # called before work reads the project (pending mask saves land)
         self.worker: Worker | None = None
         self._label = "Working"
+        self._started = 0.0
+        self._done: Callable | None = None
         panel.fine_tune.connect(lambda: self.start_training(resume=False))
         panel.resume.connect(lambda: self.start_training(resume=True))
         panel.cancel.connect(self.cancel)
         panel.propose.connect(self.start_proposals)
+        panel.set_resumable(latest_resumable(project.runs_dir) is not None)
 
-    def _run(self, job: Callable, done: Callable, label: str = "Working") -> None:
+    def _run(self, job: Callable, done: Callable, label: str) -> None:
         self._label = label
         if self.worker is not None:  # a QThread must end before its object goes away
             self.worker.wait()
         self.worker = Worker(job)
+        self._done = done
         self.worker.progress.connect(self._on_progress)
-        self.worker.finished.connect(done)
+        self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._on_failed)
         self.panel.set_busy(True)
+        self._started = time.monotonic()
         self.worker.start()
+
+    def _finished(self, result) -> None:
+        done, self._done = self._done, None
+        if done is not None:  # once: shutdown may have handled it already
+            done(result)
 
     def start_training(self, *, resume: bool) -> None:
         """Fine-tune on the project's tags and corrections in a worker thread."""
         self.before()
         project = self.project
-        runs = sorted(project.runs_dir.glob("run-*")) if project.runs_dir.exists() else []
-        if resume and not (runs and (runs[-1] / "last.pt").exists()):
-            self.no_work.emit("Resume", "There is no interrupted run to resume.")
+        run = latest_resumable(project.runs_dir) if resume else None
+        if resume and run is None:
+            self.no_work.emit("Resume", "There is no stopped fine-tune to resume.")
             return
-        init = project.latest_checkpoint()
-        cfg = TrainConfig(preset=self.panel.preset.currentText(), iters=self.panel.iters.value(),
-                          out=str(project.runs_dir / time.strftime("run-%Y%m%d-%H%M%S")),
-                          init=str(init) if init else None, masks=str(project.masks_dir),
-                          mask_images=project.corrected_images(), save_every=50, log_every=5)  # fmt: skip
-        if resume:
-            cfg = TrainConfig(resume=str(runs[-1]), iters=None)
+        if run is not None:
+            cfg = TrainConfig(resume=str(run), iters=None)
+            self.panel.curve.set_values([row["total"] for row in read_log(run) if "total" in row])
+        else:
+            init = project.latest_checkpoint()
+            cfg = TrainConfig(
+                preset=self.panel.preset.currentText(),
+                iters=self.panel.iters.value(),
+                out=str(project.runs_dir / time.strftime("run-%Y%m%d-%H%M%S")),
+                init=str(init) if init else None,
+                masks=str(project.masks_dir),
+                mask_images=project.corrected_images(),
+                save_every=50,
+                log_every=5,
+            )
+            self.panel.curve.clear()
         folder = project.data_folder()
-        self.panel.curve.clear()
+        self.panel.show_stage("Preparing: loading torch…")
 
         def job(progress, should_stop):
             from mcc_engine.train.trainer import train
 
+            progress(
+                Stage(
+                    f"Preparing: building the model and reading {len(folder.samples)} "
+                    "images, then the first step (the slowest)…"
+                )
+            )
             return train(cfg, folder=folder, progress=progress, should_stop=should_stop)
 
         self._run(job, self._training_done, "Fine-tuning")
 
     def _on_progress(self, p) -> None:
-        if hasattr(p, "losses"):
-            self.panel.progress.setMaximum(p.total)
-            self.panel.progress.setValue(p.step)
+        if isinstance(p, Stage):
+            self.panel.show_stage(p.text)
+        elif hasattr(p, "losses"):
             self.panel.curve.add(p.losses["total"])
-            self.panel.status.setText(f"Step {p.step}/{p.total} — loss {p.losses['total']:.3f} — "
-                                      f"{p.eta_seconds / 60:.1f} min left")  # fmt: skip
+            self.panel.show_count(
+                p.step,
+                p.total,
+                f"Step {p.step}/{p.total} — loss "
+                f"{p.losses['total']:.3f} — {time_left(p.eta_seconds)}",
+            )
         else:
             done, total = p
-            self.panel.progress.setMaximum(total)
-            self.panel.progress.setValue(done)
-            self.panel.status.setText(f"{self._label}: {done}/{total}")
+            elapsed = time.monotonic() - self._started
+            left = f" — {time_left(elapsed / done * (total - done))}" if done else ""
+            self.panel.show_count(done, total, f"{self._label}: {done}/{total}{left}")
 
     def _training_done(self, result) -> None:
+        self.project.add_run(
+            result.run_dir,
+            result.last_checkpoint,
+            kind="fine-tune",
+            settings={"step": result.step, "cancelled": result.cancelled},
+        )
+        self.panel.set_resumable(latest_resumable(self.project.runs_dir) is not None)
         self.panel.set_busy(False)
-        self.project.add_run(result.run_dir, result.last_checkpoint, kind="fine-tune",
-                             settings={"step": result.step, "cancelled": result.cancelled})  # fmt: skip
         word = "Stopped (checkpoint kept; Resume continues)" if result.cancelled else "Trained"
-        self.panel.status.setText(f"{word} at step {result.step}.")
+        self.panel.show_count(result.step, max(1, result.step), f"{word} at step {result.step}.")
 
     def start_proposals(self) -> None:
         """Propose masks (with confidence and CAM maps) for every image nobody edited or reviewed."""
@@ -102,45 +161,72 @@ class Jobs(QObject):
             self.no_work.emit("Propose masks", "Fine-tune a model first.")
             return
         project = self.project
-        targets = [i for i in project.images() if i.state in ("new", "proposed")]
+        targets = {i.rel_path: i for i in project.images() if i.state in ("new", "proposed")}
+        folder = project.data_folder()
+        self.panel.show_stage("Proposing masks: loading the model…")
 
         def job(progress, should_stop):
-            from mcc_engine.infer import Predictor
+            from mcc_engine.infer import infer_folder
 
-            predictor = Predictor.from_checkpoint(checkpoint)
             written = 0
-            for n, image in enumerate(targets):
-                if should_stop():
-                    break
-                pred = predictor.predict(read_image(project.image_path(image)), image.labels)
+
+            def store(rel_path, pred):  # through the project: it keeps edited images as they are
+                nonlocal written
+                image = targets[rel_path]
                 tagged = [k - 1 for k in image.labels if 1 <= k <= pred.cam.shape[0]]
                 cam = pred.cam[tagged].max(axis=0) if tagged else pred.cam.max(axis=0)
-                written += project.save_proposal(image.id, pred.mask, score=pred.uncertainty(image.labels),
-                                                 confidence=pred.confidence, cam=np.clip(cam, 0, 1))  # fmt: skip
-                progress((n + 1, len(targets)))
+                written += project.save_proposal(
+                    image.id,
+                    pred.mask,
+                    score=pred.uncertainty(image.labels),
+                    confidence=pred.confidence,
+                    cam=np.clip(cam, 0, 1),
+                )
+
+            # infer_folder also writes each mask to `out`, as the CLI wants; here it is scratch.
+            with tempfile.TemporaryDirectory(prefix="mcc-proposals-") as scratch:
+                infer_folder(
+                    checkpoint=checkpoint,
+                    data=folder,
+                    out=scratch,
+                    only=set(targets),
+                    progress=lambda i, n: progress((i, n)),
+                    should_stop=should_stop,
+                    on_result=store,
+                )
             return written
 
         self._run(job, self._proposals_done, "Proposing masks")
 
     def _proposals_done(self, written: int) -> None:
         self.panel.set_busy(False)
-        self.panel.status.setText(f"Proposed masks for {written} images.")
+        self.panel.set_status(f"Proposed masks for {written} images.")
         self.proposals_done.emit(written)
 
     def export(self, settings: dict) -> None:
-        """Export the dataset (VOC or COCO) in the background."""
+        """Export the dataset (VOC or COCO) in the background; `states` limits it to those."""
         self.before()
+        settings = dict(settings)
+        states = settings.pop("states", None)
         folder, masks = self.project.data_folder(), self.project.masks_dir
+        if states:
+            settings["only"] = {i.rel_path for i in self.project.images() if i.state in states}
+        self.panel.show_stage("Exporting…")
 
         def job(progress, should_stop):
-            return export_dataset(data=folder, masks=masks, progress=lambda i, n: progress((i, n)),
-                                  should_stop=should_stop, **settings)  # fmt: skip
+            return export_dataset(
+                data=folder,
+                masks=masks,
+                progress=lambda i, n: progress((i, n)),
+                should_stop=should_stop,
+                **settings,
+            )
 
         self._run(job, self._export_done, "Exporting")
 
     def _export_done(self, summary) -> None:
         self.panel.set_busy(False)
-        self.panel.status.setText("Export finished.")
+        self.panel.set_status("Export finished.")
         self.export_done.emit(summary)
 
     def cancel(self) -> None:
@@ -150,11 +236,20 @@ class Jobs(QObject):
 
     def _on_failed(self, message: str) -> None:
         self.panel.set_busy(False)
-        self.panel.status.setText("Failed; see the message.")
+        self.panel.progress.setRange(0, 1)
+        self.panel.set_status("Failed; see the message.")
         self.failed.emit(message)
 
     def shutdown(self) -> None:
-        """Stop and wait for the worker (closing the window)."""
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker.wait()
+        """Stop and wait for the worker (closing the window), then record what it finished.
+
+        Its finished signal is still queued and would arrive after the project closes, so the
+        result (e.g. a stopped run's checkpoint, which Resume needs) is recorded here.
+        """
+        if self.worker is None:
+            return
+        self.worker.stop()
+        self.worker.wait()
+        if self.worker.ended:
+            self._finished(self.worker.result)
+        self._done = None

@@ -13,6 +13,11 @@ from PySide6.QtWidgets import QGraphicsItem
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 MAX_LEVEL = 5
+IGNORE = 255
+# Unlabelled (255) is drawn as thin diagonal lines over a faint veil in the VOC "void" colour, so
+# that it never looks like background (0, clear). The pattern repeats every HATCH level pixels.
+HATCH = 8
+HATCH_LINE, HATCH_VEIL = (224, 224, 192, 120), (224, 224, 192, 30)
 
 
 def level_for(painter: QPainter, levels: int = MAX_LEVEL) -> int:
@@ -48,8 +53,11 @@ class PictureLayer(QGraphicsItem):
             prev = self._levels[-1][0]
             if min(prev.shape[:2]) < 64:
                 break
-            half = cv2.resize(prev, (max(1, prev.shape[1] // 2), max(1, prev.shape[0] // 2)),
-                              interpolation=cv2.INTER_AREA)  # fmt: skip
+            half = cv2.resize(
+                prev,
+                (max(1, prev.shape[1] // 2), max(1, prev.shape[0] // 2)),
+                interpolation=cv2.INTER_AREA,
+            )
             self._levels.append((half, _rgb_image(half)))
         return self._levels[min(k, len(self._levels) - 1)][1]
 
@@ -68,6 +76,13 @@ class PictureLayer(QGraphicsItem):
             QPainter.RenderHint.SmoothPixmapTransform, painter.worldTransform().m11() < 3
         )
         painter.drawImage(target, image, source)
+
+
+def _premultiplied(rgba: np.ndarray) -> np.ndarray:
+    """RGBA8888 rows (N x 4 uint8) as premultiplied uint32 values."""
+    wide = rgba.astype(np.uint16)
+    wide[:, :3] = wide[:, :3] * wide[:, 3:] // 255
+    return np.ascontiguousarray(wide.astype(np.uint8)).view(np.uint32).ravel()
 
 
 def _rgb_image(rgb: np.ndarray) -> QImage:
@@ -90,6 +105,7 @@ class MaskLayer(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self.mask = np.zeros((1, 1), np.uint8)
         self.lut = np.zeros(256, np.uint32)  # premultiplied RGBA8888 per class index
+        self.hatch = np.zeros((HATCH, HATCH), np.uint32)  # the unlabelled pattern, one period
         self.outline = False
         self.edge = 1
         self._levels: dict[int, tuple[np.ndarray, QImage]] = {}
@@ -103,11 +119,16 @@ class MaskLayer(QGraphicsItem):
         self._reset()
 
     def set_colors(self, rgba: np.ndarray) -> None:
-        """Colours by class index: a 256 x 4 uint8 RGBA table (alpha 0 = not drawn)."""
-        rgba = rgba.astype(np.uint16)
-        premul = rgba.copy()
-        premul[:, :3] = rgba[:, :3] * rgba[:, 3:] // 255
-        self.lut = np.ascontiguousarray(premul.astype(np.uint8)).view(np.uint32).ravel()
+        """Colours by class index: a 256 x 4 uint8 RGBA table (alpha 0 = not drawn).
+
+        The unlabelled entry (255) is replaced by the hatch pattern (its line colour in outlines).
+        """
+        rgba = np.array(rgba, np.uint8)
+        rgba[IGNORE] = HATCH_LINE
+        self.lut = _premultiplied(rgba)
+        line, veil = _premultiplied(np.array([HATCH_LINE, HATCH_VEIL], np.uint8))
+        diagonal = (np.arange(HATCH)[:, None] + np.arange(HATCH)[None, :]) % HATCH < 2
+        self.hatch = np.where(diagonal, line, veil).astype(np.uint32)
         self._reset()
 
     def set_outline(self, on: bool) -> None:
@@ -140,7 +161,14 @@ class MaskLayer(QGraphicsItem):
         """RGBA (as uint32) of level-k pixels [ly0:ly1, lx0:lx1]."""
         s = 1 << k
         if not self.outline:
-            return np.take(self.lut, self.mask[ly0 * s : ly1 * s : s, lx0 * s : lx1 * s : s])
+            sampled = self.mask[ly0 * s : ly1 * s : s, lx0 * s : lx1 * s : s]
+            colours = np.take(self.lut, sampled)
+            unlabelled = sampled == IGNORE
+            if unlabelled.any():  # the pattern in level pixels: stripes keep their screen width
+                rows = np.arange(ly0, ly1)[:, None] % HATCH
+                cols = np.arange(lx0, lx1)[None, :] % HATCH
+                np.copyto(colours, self.hatch[rows, cols], where=unlabelled)
+            return colours
         e = self.edge
         hgt, wid = self.mask.shape
         # Edges are found at full resolution around the rectangle, then sampled like the level.

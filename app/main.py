@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(device_name())
         return 0
+    from app.platform_check import explain, missing_xcb
+
+    missing = missing_xcb()  # before Qt loads its xcb plugin and stops with a cryptic message
+    if missing:
+        print(explain(missing), file=sys.stderr)
+        return 2
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -14,13 +15,16 @@ from app.canvas import CanvasView
 from app.device_probe import DeviceProbe
 from app.dialogs import ExportDialog
 from app.errors import log, show_error
+from app.field_keys import FieldKeys
 from app.image_list import ImageListPanel
 from app.jobs import Jobs
+from app.menus import build_actions, build_menus, build_shortcuts
 from app.model_panel import ModelPanel
 from app.saver import MaskSaver
+from app.shortcut_sheet import ShortcutSheet
 from app.tags_panel import ClassPanel, TagsPanel
 from app.thumbnails import Thumbnails
-from app.toolbar import HEAT_HINTS, HEAT_KINDS, build_menus, build_shortcuts, build_toolbar
+from app.toolbar import HEAT_HINTS, HEAT_KINDS, build_toolbar
 from mcc_engine.data.images import read_image
 from mcc_engine.errors import InputError
 from mcc_engine.formats.imports import import_coco, import_labelme, import_voc
@@ -65,9 +69,13 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)  # fmt: skip
             self.addDockWidget(area, dock)
+        self.icon_actions = []  # (action, icon name): redrawn when the theme changes
+        build_actions(self)
         build_toolbar(self)
         build_menus(self)
         build_shortcuts(self)
+        self.field_keys = FieldKeys(self, self.canvas, back_on_enter=(self.image_list.search,))
+        self.sheet: ShortcutSheet | None = None
         self.statusBar().showMessage("Ready")
         self._connect()
         self._restore_settings()
@@ -77,7 +85,9 @@ class MainWindow(QMainWindow):
         self._show_reconcile_report()
         checkpoint = project.latest_checkpoint()
         if checkpoint is not None:
-            self.model_panel.status.setText(f"Model from {checkpoint.parent.name} ready: propose masks, or fine-tune again.")  # fmt: skip
+            self.model_panel.set_status(
+                f"Model from {checkpoint.parent.name} ready: propose masks, or fine-tune again."
+            )
         self._device = DeviceProbe(self)
         self._device.found.connect(self.model_panel.set_device)
         self._device.start()
@@ -90,6 +100,7 @@ class MainWindow(QMainWindow):
         self.image_list.image_selected.connect(self.open_image)
         self.class_panel.class_picked.connect(lambda k: setattr(self.canvas, "current_class", k))
         self.class_panel.classes_changed.connect(self.refresh_classes)
+        self.class_panel.visibility_changed.connect(self.canvas.set_hidden)
         self.class_panel.failed.connect(lambda m: show_error(self, "Classes", m))
         self.tag_list.tags_edited.connect(self._tags_edited)
         self.jobs.proposals_done.connect(self._proposals_done)
@@ -103,6 +114,19 @@ class MainWindow(QMainWindow):
         tool = settings.value("tool", "brush")
         self.set_tool(tool if tool in self.tool_actions and tool != "pan" else "brush")
         self.size_spin.setValue(settings.value("brush_size", 12))
+        self.image_list.sort.setCurrentIndex(settings.value("sort", 0))
+        panel = self.model_panel
+        panel.preset.setCurrentText(settings.value("preset", panel.preset.currentText()))
+        panel.iters.setValue(settings.value("iterations", panel.iters.value()))
+        # Remembered as they change, not at close: a killed app keeps them too.
+        remembered = {
+            "brush_size": self.size_spin.valueChanged,
+            "sort": self.image_list.sort.currentIndexChanged,
+            "preset": panel.preset.currentTextChanged,
+            "iterations": panel.iters.valueChanged,
+        }
+        for key, signal in remembered.items():
+            signal.connect(lambda value, k=key: settings.set_value(k, value))
 
     @property
     def worker(self):
@@ -122,10 +146,13 @@ class MainWindow(QMainWindow):
 
     def export_dialog(self) -> None:
         """Ask for format and split, export in a worker, then show what was written."""
-        dialog = ExportDialog(self, default_out=self.project.root.parent / f"{self.project.root.name}-export",
-                              counts=self.mask_counts())  # fmt: skip
+        root = self.project.root
+        out = settings.export_destination(root) or root.parent / f"{root.name}-export"
+        dialog = ExportDialog(self, default_out=Path(out), counts=self.mask_counts())
         if dialog.exec():
-            self.jobs.export(dialog.settings())
+            chosen = dialog.settings()
+            settings.set_export_destination(root, chosen["out"])
+            self.jobs.export(chosen)
 
     def mask_counts(self) -> dict[str, int]:
         """How many images are in each state (new ones have no mask)."""
@@ -233,6 +260,24 @@ class MainWindow(QMainWindow):
         """Previous / next image in the list."""
         self.image_list.set_current_row(self.image_list.current_row() + delta)
 
+    def next_unreviewed(self) -> None:
+        """The next image in the list (after this one, wrapping) that is not reviewed yet."""
+        self.saver.flush()
+        rows, here = self.image_list.model.rows, self.image_list.current_row()
+        for step in range(1, len(rows) + 1):
+            row = (here + step) % len(rows)
+            if rows[row].state != "reviewed":
+                self.image_list.set_current_row(row)
+                return
+        self.statusBar().showMessage("Every image in the list is reviewed.")
+
+    def show_shortcuts(self) -> None:
+        """The sheet of every keyboard shortcut (F1, ?)."""
+        if self.sheet is None:
+            self.sheet = ShortcutSheet(self)
+        self.sheet.show()
+        self.sheet.raise_()
+
     # -- view ---------------------------------------------------------------------------------
     def set_outline(self, on: bool) -> None:
         """Outline mode for the mask overlay."""
@@ -278,6 +323,8 @@ class MainWindow(QMainWindow):
             self.image_list.model.update_image(self.current)
 
     def _saved(self, image_id: int, seconds: float) -> None:
+        if self._closed:  # a save queued before the window closed: the project is closed now
+            return
         model = self.image_list.model
         row = model.row_of(image_id)
         name = model.rows[row].rel_path if row is not None else f"image {image_id}"

@@ -38,6 +38,11 @@ class LossCurve(QWidget):
         self.values.clear()
         self.update()
 
+    def set_values(self, values: list[float]) -> None:
+        """Show these loss values (a resumed run's log) and go on from them."""
+        self.values = list(values)
+        self.update()
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().base())
@@ -54,8 +59,10 @@ class LossCurve(QWidget):
         w, h = self.width() - 8, self.height() - 20
 
         def line(values):
-            return [QPointF(4 + w * i / (len(values) - 1), 16 + h * (1 - (v - low) / span))
-                    for i, v in enumerate(values)]  # fmt: skip
+            return [
+                QPointF(4 + w * i / (len(values) - 1), 16 + h * (1 - (v - low) / span))
+                for i, v in enumerate(values)
+            ]
 
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(66, 133, 244, 90), 1))
@@ -63,8 +70,11 @@ class LossCurve(QWidget):
         painter.setPen(QPen(QColor(66, 133, 244), 2))
         painter.drawPolyline(line(smooth))
         painter.setPen(self.palette().placeholderText().color())
-        painter.drawText(self.rect().adjusted(4, 1, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                         f"loss {smooth[-1]:.3f} (range {low:.2f}–{high:.2f})")  # fmt: skip
+        painter.drawText(
+            self.rect().adjusted(4, 1, -4, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            f"loss {smooth[-1]:.3f} (range {low:.2f}–{high:.2f})",
+        )
 
 
 class ModelPanel(QWidget):
@@ -74,6 +84,7 @@ class ModelPanel(QWidget):
     resume = Signal()
     cancel = Signal()
     propose = Signal()
+    status_changed = Signal(str)  # every status line shown (the window mirrors it)
 
     def __init__(self, device_name: str) -> None:
         super().__init__()
@@ -94,6 +105,9 @@ class ModelPanel(QWidget):
         self.train_button = QPushButton("Fine-tune")
         self.train_button.setToolTip("Train on the project's tags and corrected masks")
         self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the last fine-tune that was stopped before its end")
+        self.resume_button.setEnabled(False)
+        self.resumable = False
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.propose_button = QPushButton("Propose masks")
@@ -127,7 +141,29 @@ class ModelPanel(QWidget):
         self.device.setText(name)
 
     def set_busy(self, busy: bool) -> None:
-        """Enable Cancel while work runs, the other buttons otherwise."""
-        for b in (self.train_button, self.resume_button, self.propose_button):
+        """Enable Cancel while work runs, the other buttons otherwise (Resume: when it can)."""
+        for b in (self.train_button, self.propose_button):
             b.setEnabled(not busy)
+        self.resume_button.setEnabled(not busy and self.resumable)
         self.cancel_button.setEnabled(busy)
+
+    def set_resumable(self, resumable: bool) -> None:
+        """Whether a stopped run waits to be resumed."""
+        self.resumable = resumable
+        self.resume_button.setEnabled(resumable and self.train_button.isEnabled())
+
+    def set_status(self, text: str) -> None:
+        """Show a status line."""
+        self.status.setText(text)
+        self.status_changed.emit(text)
+
+    def show_stage(self, text: str) -> None:
+        """A stage without a count yet (loading, building the model): a busy bar and its name."""
+        self.progress.setRange(0, 0)
+        self.set_status(text)
+
+    def show_count(self, done: int, total: int, text: str) -> None:
+        """A counted stage: the bar at done / total and a status line."""
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.set_status(text)

@@ -2,8 +2,8 @@
 
 python -m app.screenshots OUT_DIR [--iters N] [--reuse]: opens the demo in a temporary user folder, then
 saves the main window (thumbnails, overlay), the model panel while fine-tuning for real, the
-proposals by uncertainty, the confidence heat map, the export dialog, the start screen and the
-dark theme.
+proposals by uncertainty, the confidence heat map, the export dialog, the shortcut sheet, the
+start screen and the dark theme.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from app.dialogs import ExportDialog
     from app.launcher import Launcher
+    from app.menus import refresh_icons
     from app.start_screen import StartScreen
     from app.theme import theme
-    from app.toolbar import refresh_icons
 
     theme(app).apply("light")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -94,15 +94,25 @@ def main() -> int:
     dialog.grab().save(str(args.out / "export_dialog.png"))
     dialog.close()
 
+    window.show_shortcuts()
+    app.processEvents()
+    window.sheet.grab().save(str(args.out / "shortcut_sheet.png"))
+    window.sheet.close()
+
     theme(app).apply("dark")
     refresh_icons(window)
     rows.state_filter.setCurrentIndex(0)
     rows.sort.setCurrentIndex(0)
+    rows.set_current_row(0)  # the navy boat and the green leaf on a dark window
+    app.processEvents()
+    window.grab().save(str(args.out / "main_window_dark.png"))
     rows.set_current_row(3)
     window.outline_action.setChecked(True)
     app.processEvents()
     window.grab().save(str(args.out / "main_window_dark_outline.png"))
+    window.outline_action.setChecked(False)
     theme(app).apply("light")
+    refresh_icons(window)
     start = StartScreen([str(home / "demo")])
     start.show()
     app.processEvents()

@@ -1,7 +1,9 @@
-"""What the app remembers between runs (QSettings): recent projects, tool, opacity, theme, view."""
+"""What the app remembers between runs (QSettings): recent projects, tool, brush size, opacity,
+theme, sort order, preset and iterations, each project's export destination."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Final
 
@@ -49,3 +51,19 @@ def theme() -> str:
     """system, light or dark."""
     name = value("theme", "system")
     return name if name in THEMES else "system"
+
+
+def export_destination(root: Path) -> str | None:
+    """Where this project was last exported to, if anywhere."""
+    return _settings().value(_export_key(root)) or None
+
+
+def set_export_destination(root: Path, out: Path) -> None:
+    """Remember where this project was exported to."""
+    _settings().setValue(_export_key(root), str(out))
+
+
+def _export_key(root: Path) -> str:
+    # One key per project folder; hashed, since QSettings keys treat slashes as groups.
+    digest = hashlib.sha1(str(Path(root).resolve()).encode("utf-8", "surrogateescape"))
+    return f"export_destination/{digest.hexdigest()[:16]}"

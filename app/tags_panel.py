@@ -1,10 +1,10 @@
-"""The class palette (keys 1-9, add and rename classes) and the tags of the current image."""
+"""The class palette (keys 1-9, show or hide, add and rename classes) and the image's tags."""
 
 from __future__ import annotations
 
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -23,38 +23,55 @@ from mcc_engine.project.store import ClassInfo, Project
 CLASS = Qt.ItemDataRole.UserRole
 
 
-def swatch(color: tuple[int, int, int], key: str = "", size: int = 18) -> QIcon:
-    """A colour square with the key that picks the class written on it."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(*color))
+def swatch(
+    color: tuple[int, int, int], key: str = "", size: int = 18, *, tagged: bool | None = None
+) -> QIcon:
+    """A colour square with a grey border (dark classes stay visible on a dark list) and the key
+    that picks the class; True or False for `tagged` leaves room beside it for a tag mark."""
+    ratio = 2.0  # drawn at twice the size: crisp on high-density screens, scaled down elsewhere
+    width = size * 2 if tagged is not None else size
+    pixmap = QPixmap(round(width * ratio), round(size * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor(150, 150, 150), 1.0))
+    painter.setBrush(QColor(*color))
+    painter.drawRoundedRect(QRectF(0.5, 0.5, size - 1, size - 1), 3, 3)
     if key:
-        painter = QPainter(pixmap)
         font = QFont()
         font.setPixelSize(size - 6)
         font.setBold(True)
         painter.setFont(font)
         light = sum(c * w for c, w in zip(color, (0.299, 0.587, 0.114))) > 140
         painter.setPen(QColor(0, 0, 0) if light else QColor(255, 255, 255))
-        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, key)
-        painter.end()
+        painter.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, key)
+    if tagged:
+        qta.icon("mdi6.tag").paint(painter, QRect(size + 2, 1, size - 2, size - 2))
+    painter.end()
     return QIcon(pixmap)
 
 
 class ClassPanel(QWidget):
-    """Classes in palette order (the image's tags first); double-click renames, the field adds.
-
-    Edits go to the project; `classes_changed` tells the window to redraw what shows classes.
-    """
+    """Classes in their fixed order (key k is class k on every image; the image's tags are marked,
+    never moved); a check box shows or hides a class in the overlay; double-click renames, the
+    field adds. Edits go to the project; `classes_changed` tells the window to redraw."""
 
     class_picked = Signal(int)
     classes_changed = Signal()
+    visibility_changed = Signal(set)  # the hidden class indices
     failed = Signal(str)
 
     def __init__(self, project: Project) -> None:
         super().__init__()
         self.project = project
+        self.hidden: set[int] = set()
         self.list = QListWidget()
-        self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)  # fmt: skip
+        self.list.setIconSize(QSize(36, 18))
+        self.list.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.new_name = QLineEdit(placeholderText="New class name")
         add = QToolButton(icon=qta.icon("mdi6.plus"), toolTip="Add the class")
         add.clicked.connect(self.add_from_field)
@@ -62,7 +79,8 @@ class ClassPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.new_name)
         row.addWidget(add)
-        hint = QLabel("Double-click a class to rename it.")
+        hint = QLabel("Keys 1-9 pick a class. Tick: shown. Double-click: rename.")
+        hint.setWordWrap(True)
         hint.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -70,24 +88,39 @@ class ClassPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(hint)
         self.list.currentRowChanged.connect(self._picked)
-        self.list.itemChanged.connect(self._renamed)
+        self.list.itemChanged.connect(self._item_changed)
 
     def show_classes(self, classes: list[ClassInfo], tagged: set[int]) -> None:
-        """Fill the palette, the image's tags first; keys 1-9 follow this order."""
-        ordered = sorted(classes, key=lambda c: (c.index not in tagged, c.index))
+        """Fill the palette in class order, the image's tags in bold with a tag mark."""
         keep = self.current_class()
         self.list.blockSignals(True)
         self.list.clear()
-        for row, c in enumerate(ordered):
-            item = QListWidgetItem(swatch(c.color, str(row + 1) if row < 9 else ""), c.name)
+        for row, c in enumerate(classes):
+            is_tag = c.index in tagged
+            key = str(row + 1) if row < 9 else ""
+            item = QListWidgetItem(swatch(c.color, key, tagged=is_tag), c.name)
             item.setData(CLASS, c.index)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            item.setToolTip(f"class {c.index}" + (" · tagged" if c.index in tagged else ""))
+            item.setFlags(
+                item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsUserCheckable
+            )
+            hidden = c.index in self.hidden
+            item.setCheckState(Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
+            font = item.font()
+            font.setBold(is_tag)
+            item.setFont(font)
+            item.setToolTip(
+                f"class {c.index}"
+                + (f", key {key}" if key else "")
+                + (" · a tag of this image" if is_tag else "")
+            )
             self.list.addItem(item)
         self.list.blockSignals(False)
         # Keep the class being painted if this image has that tag; else its first tag.
-        rows = [i for i in range(self.list.count()) if self.list.item(i).data(CLASS) == keep]
-        self.list.setCurrentRow(rows[0] if rows and (keep in tagged or not tagged) else 0)
+        rows = {self.list.item(i).data(CLASS): i for i in range(self.list.count())}
+        first_tag = min((rows[k] for k in tagged if k in rows), default=0)
+        self.list.setCurrentRow(
+            rows[keep] if keep in rows and (keep in tagged or not tagged) else first_tag
+        )
 
     def current_class(self) -> int | None:
         """The class index picked for painting."""
@@ -95,7 +128,7 @@ class ClassPanel(QWidget):
         return item.data(CLASS) if item is not None else None
 
     def pick_row(self, row: int) -> None:
-        """Pick the class in a palette row (number keys)."""
+        """Pick the class in a palette row (number key row + 1 is class row + 1)."""
         if 0 <= row < self.list.count():
             self.list.setCurrentRow(row)
 
@@ -116,6 +149,15 @@ class ClassPanel(QWidget):
         item = self.list.item(row)
         if item is not None:
             self.class_picked.emit(item.data(CLASS))
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        index = item.data(CLASS)
+        shown = item.checkState() == Qt.CheckState.Checked
+        if shown == (index in self.hidden):  # the check box, not the name, changed
+            self.hidden.symmetric_difference_update({index})
+            self.visibility_changed.emit(set(self.hidden))
+            return
+        self._renamed(item)
 
     def _renamed(self, item: QListWidgetItem) -> None:
         index, name = item.data(CLASS), item.text().strip()
@@ -138,6 +180,7 @@ class TagsPanel(QListWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.setIconSize(QSize(12, 12))
         self.itemChanged.connect(self._changed)
 
     def show_tags(self, classes: list[ClassInfo], labels: tuple[int, ...]) -> None:
@@ -145,7 +188,7 @@ class TagsPanel(QListWidget):
         self.blockSignals(True)
         self.clear()
         for c in classes:
-            item = QListWidgetItem(swatch(c.color, size=12), c.name)
+            item = QListWidgetItem(swatch(c.color, size=12, tagged=None), c.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             checked = Qt.CheckState.Checked if c.index in labels else Qt.CheckState.Unchecked
             item.setCheckState(checked)
@@ -154,6 +197,9 @@ class TagsPanel(QListWidget):
         self.blockSignals(False)
 
     def _changed(self, _item) -> None:
-        labels = [self.item(i).data(CLASS) for i in range(self.count())
-                  if self.item(i).checkState() == Qt.CheckState.Checked]  # fmt: skip
+        labels = [
+            self.item(i).data(CLASS)
+            for i in range(self.count())
+            if self.item(i).checkState() == Qt.CheckState.Checked
+        ]
         self.tags_edited.emit(labels)

@@ -7,6 +7,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from mcc_engine.resources import resource_path
+
 _DARK = {
     QPalette.ColorRole.Window: (45, 47, 51), QPalette.ColorRole.WindowText: (222, 224, 228),
     QPalette.ColorRole.Base: (32, 34, 37), QPalette.ColorRole.AlternateBase: (55, 58, 63),
@@ -21,10 +23,8 @@ _DARK = {
 }  # fmt: skip
 
 
-_DARK_SHEET = """
-QAbstractItemView::indicator:unchecked { width: 11px; height: 11px; border: 1px solid #8c9096;
-                                         border-radius: 2px; background: #1c1d20; }
-"""
+def _dark_sheet() -> str:
+    return resource_path("styles/dark.qss").read_text(encoding="utf-8")
 
 
 def dark_palette() -> QPalette:
@@ -65,9 +65,7 @@ class Theme(QObject):
             self.app.setStyle("Fusion")  # by name, once: Qt owns the style object
         palette = dark_palette() if dark else self.app.style().standardPalette()
         self.app.setPalette(palette)
-        # Fusion outlines an empty check box in a shade of the window colour, which vanishes on
-        # a dark list: give unchecked boxes a visible edge (checked ones show their tick).
-        self.app.setStyleSheet(_DARK_SHEET if dark else "")
+        self.app.setStyleSheet(_dark_sheet() if dark else "")
         text = palette.color(QPalette.ColorRole.WindowText).name()
         disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name()
         qta.set_global_defaults(color=text, color_disabled=disabled)

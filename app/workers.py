@@ -20,6 +20,8 @@ class Worker(QObject):
     def __init__(self, job: Callable) -> None:
         super().__init__()
         self.job = job
+        self.result = None  # kept: a window closing before the finished signal arrives reads it
+        self.ended = False
         self._stop = False
         self.thread = QThread()
         self.moveToThread(self.thread)
@@ -50,6 +52,8 @@ class Worker(QObject):
         except Exception:  # a bug must reach the user as a dialog, not kill the app
             self.failed.emit("unexpected error:\n" + traceback.format_exc(limit=4))
         else:
+            self.result = result
+            self.ended = True
             self.finished.emit(result)
         finally:
             self.thread.quit()

@@ -33,6 +33,4 @@ end=$(date +%s)
 
 bundle=dist/mcc-annotate
 echo "built $bundle in $((end - start)) s"
-echo "size: $(du -sh "$bundle" | cut -f1) in total; largest parts:"
-du -s "$bundle"/_internal/* "$bundle"/_internal/*/lib 2>/dev/null | sort -rn | head -12 |
-    awk '{printf "  %6.0f MB  %s\n", $1 / 1024, $2}'
+bash packaging/size_report.sh "$bundle" || true  # a report: it must never fail the build

@@ -246,9 +246,25 @@ def _scan_images(root: Path, folder: Path | None = None) -> list[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".") and d != PROJECT_FOLDER]
         rel = Path(parent).relative_to(root).as_posix()
         prefix = "" if rel == "." else f"{rel}/"
-        found.extend(prefix + name for name in files
-                     if not name.startswith(".") and is_image_file(Path(name)))  # fmt: skip
+        images = [prefix + n for n in files if not n.startswith(".") and is_image_file(Path(n))]
+        for name in images:
+            _check_utf8(root, name)
+        found.extend(images)
     return sorted(found, key=lambda rel: rel.split("/"))  # the order of sorted Paths
+
+
+def _check_utf8(root: Path, rel: str) -> None:
+    """Refuse a file name that is not UTF-8: tag files, the project and exports all keep UTF-8."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python keeps the undecodable bytes as surrogates; show them as \xNN, printable anywhere.
+        shown = os.fsencode(root / rel).decode("utf-8", "backslashreplace")
+        raise InputError(
+            shown,
+            "the file name is not UTF-8 text; rename the file "
+            "(e.g. retype its accented letters) and open the folder again",
+        ) from None
 
 
 def _read_tag_folders(root: Path) -> list[_Entry]:
@@ -272,6 +288,8 @@ def _classes_from_tags(entries: Iterable[_Entry]) -> list[str]:
 def _load_voc(root: Path) -> DataFolder:
     """A PASCAL VOC 2012 root: tags from ImageSets/Main/*_trainval.txt or SegmentationClass."""
     images = {p.stem: p for p in (root / "JPEGImages").iterdir() if is_image_file(p)}
+    for path in images.values():
+        _check_utf8(root, f"JPEGImages/{path.name}")
     tags: dict[str, set[int]] = {}
     main = root / "ImageSets" / "Main"
     lists = sorted(main.glob("*_trainval.txt")) if main.is_dir() else []

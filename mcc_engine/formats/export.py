@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -34,6 +34,7 @@ class ExportSummary:
     val: list[str] = field(default_factory=list)
     annotations: int = 0
     without_mask: list[str] = field(default_factory=list)
+    not_chosen: list[str] = field(default_factory=list)  # left out by `only`
     dropped_specks: int = 0
 
     def describe(self) -> str:
@@ -42,6 +43,8 @@ class ExportSummary:
                  f"{self.out} ({len(self.train)} train, {len(self.val)} val)"]  # fmt: skip
         if self.fmt == "coco":
             lines.append(f"{self.annotations} annotations")
+        if self.not_chosen:
+            lines.append(f"{len(self.not_chosen)} images not chosen were left out")
         if self.without_mask:
             lines.append(f"{len(self.without_mask)} images without a mask were left out, "
                          f"e.g. {self.without_mask[0]}")  # fmt: skip
@@ -75,11 +78,16 @@ def export_dataset(
     val_fraction: float = 0.2,
     coco_segmentation: str = "rle",
     include_unlabelled: bool = False,
+    only: Collection[str] | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ExportSummary:
-    """Write `out` as VOC or COCO from the data folder's images and the masks in `masks`."""
+    """Write `out` as VOC or COCO from the data folder's images and the masks in `masks`.
+
+    `only` (relative image paths) restricts the export to those images, e.g. the reviewed and
+    edited ones; None exports every image with a mask.
+    """
     folder = data if isinstance(data, DataFolder) else load_data_folder(data)
     masks = Path(masks)
     if not masks.is_dir():
@@ -88,7 +96,11 @@ def export_dataset(
         raise InputError(None, f"unknown format {fmt!r}; use voc or coco")
     summary = ExportSummary(out=Path(out), fmt=fmt)
     chosen: list[tuple[Sample, Path | None]] = []
+    only = None if only is None else set(only)
     for sample in folder.samples:
+        if only is not None and sample.rel_path not in only:
+            summary.not_chosen.append(sample.rel_path)
+            continue
         path = masks / mask_rel_path(sample.rel_path)
         if path.is_file():
             chosen.append((sample, path))

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from mcc_engine.project.database import Database
 from mcc_engine.project.history import HistoryInfo
 from mcc_engine.project.images import STATES, ImageInfo, Images, content_hash
 from mcc_engine.project.layout import Layout
+from mcc_engine.project.locate import project_root
 from mcc_engine.project.lock import ProjectInUse, take_lock
 from mcc_engine.project.proposals import Proposals
 from mcc_engine.project.reconcile import ReconcileReport, reconcile
@@ -63,17 +65,17 @@ class Project:
         """Open (creating if needed) the project of a data folder, or a project.sqlite file.
 
         Opening reconciles the images with the data folder and repairs mask files a kill left
-        behind their history; `reconcile_report` says what it found.
+        behind their history; `reconcile_report` says what it found. A folder that cannot become
+        a project (no tags, a bad file name) is left as it was.
         """
-        path = Path(path)
-        root = path.parent.parent if path.suffix == ".sqlite" else path
-        if not root.is_dir():
-            raise InputError(path, "neither a data folder nor a project file")
-        project = cls(root, readonly=readonly, author=author)
+        project = cls(project_root(path), readonly=readonly, author=author)
+        created = not project.project_dir.exists()
         try:
             project._connect()
         except BaseException:
             project.close()  # release the lock of a project that could not be opened
+            if created:  # a refused folder (no tags, a bad name) is left as it was
+                shutil.rmtree(project.project_dir, ignore_errors=True)
             raise
         return project
 

@@ -52,6 +52,7 @@ def test_heat_map_toggle_changes_the_displayed_pixels(make_window):
     h, w = image.height, image.width
     ramp = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
     window.project.save_proposal(image.id, np.zeros((h, w), np.uint8), confidence=ramp, cam=ramp)
+    window.jobs.proposals_done.emit(1)  # as the propose job ends: the window reads masks afresh
     window.open_image(image.id)
     left, right = (2, h // 2), (w - 3, h // 2)
     before = _pixel(window, *left), _pixel(window, *right)

@@ -1,9 +1,8 @@
 """The first-start weights dialog: offline it says so and offers from-scratch presets; a local
-timm state dict is accepted and lands where timm then loads it; the model panel asks first."""
+timm state dict is accepted through it; the model panel asks first. The hub logic itself is
+tested without Qt in tests/engine/test_hub.py."""
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import timm
@@ -13,7 +12,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog
 
 from app.model_panel import ModelPanel
-from app.weights_dialog import SCRATCH_PRESETS, WeightsDialog, cached_weights, hub_reachable
+from app.weights_dialog import WeightsDialog
+from mcc_engine.model.hub import SCRATCH_PRESETS, cached_weights
 from mcc_engine.train.config import PRESETS
 
 
@@ -36,28 +36,6 @@ def silent_hub(monkeypatch):
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
     yield
     server.close()
-
-
-class _Answer(BaseHTTPRequestHandler):
-    def do_HEAD(self):
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_probe_tells_an_answering_hub_from_a_silent_one(silent_hub):
-    assert not hub_reachable(0.5)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        constants.ENDPOINT = f"http://127.0.0.1:{server.server_address[1]}"
-        assert hub_reachable(5.0)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _dialog(qtbot, backbone="deit_small_patch16_224"):

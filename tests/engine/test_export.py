@@ -124,3 +124,23 @@ def test_cli_export_and_a_read_only_destination(demo, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "blocker" in err and len(err.splitlines()) == 1
     assert blocker.read_text() == "a file, not a folder"
+
+
+def test_only_the_chosen_images_are_exported_and_the_rest_is_counted(demo, tmp_path):
+    chosen = {"images/scene_0002.jpg", "images/scene_0005.jpg", "images/scene_0009.jpg"}
+    summary = export_dataset(
+        data=demo,
+        masks=demo / "ground_truth",
+        fmt="coco",
+        out=tmp_path / "coco",
+        val_fraction=0.0,
+        only=chosen,
+    )
+    assert summary.train == ["images/scene_0002.jpg", "images/scene_0005.jpg"]
+    assert summary.without_mask == ["images/scene_0009.jpg"]  # chosen, but it has no mask
+    assert len(summary.not_chosen) == 7 and "7 images not chosen" in summary.describe()
+    doc = json.loads((tmp_path / "coco" / "annotations" / "instances_train.json").read_text())
+    assert [image["file_name"] for image in doc["images"]] == [
+        "images__scene_0002.jpg",
+        "images__scene_0005.jpg",
+    ]

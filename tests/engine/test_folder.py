@@ -130,3 +130,17 @@ def test_write_tags_csv_round_trip(tmp_path):
     folder = load_data_folder(tmp_path).with_labels({"x y.jpg": (2,)})
     write_tags_csv(folder, tmp_path / "tags.csv")
     assert load_data_folder(tmp_path).samples[0].labels == (1,)  # only b remains: classes = [b]
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_named_in_escaped_form(tmp_path):
+    import os
+
+    _image(tmp_path / "leaf" / "ok.jpg")
+    (tmp_path / "fish").mkdir()
+    with open(os.path.join(os.fsencode(tmp_path / "fish"), b"caf\xe9.jpg"), "wb") as handle:
+        Image.new("RGB", (8, 6)).save(handle, format="JPEG")
+    with pytest.raises(InputError, match="rename") as caught:
+        load_data_folder(tmp_path)
+    message = str(caught.value)
+    assert "fish/caf\\xe9.jpg" in message
+    message.encode("utf-8")  # printable as it is, on any terminal and in a dialog

@@ -185,3 +185,32 @@ def test_a_newer_or_broken_project_file_is_refused(demo):
         (demo / "mcc_project" / f"project.sqlite{suffix}").unlink(missing_ok=True)
     with pytest.raises(InputError, match=r"project\.sqlite: not a readable project file"):
         Project.open(demo)
+
+
+def test_only_a_project_file_where_a_project_keeps_it_opens(tmp_path):
+    fake = tmp_path / "fake_project.sqlite"
+    fake.write_text("not a database\n")
+    with pytest.raises(InputError, match="not an MCC Annotate project") as caught:
+        Project.open(fake)
+    assert caught.value.path == fake
+    hollow = tmp_path / "data" / "mcc_project" / "project.sqlite"
+    hollow.parent.mkdir(parents=True)
+    hollow.write_bytes(b"")
+    with pytest.raises(InputError, match="not a SQLite database"):
+        Project.open(hollow)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert names == [
+        "data",
+        "data/mcc_project",
+        "data/mcc_project/project.sqlite",
+        "fake_project.sqlite",
+    ]  # nothing created, nothing walked into
+
+
+def test_a_refused_data_folder_keeps_no_project_folder(tmp_path):
+    data = tmp_path / "untagged"
+    data.mkdir()
+    (data / "a.jpg").write_bytes((ROOT / "resources" / "icons" / "mcc-annotate.png").read_bytes())
+    with pytest.raises(InputError, match="no tagged images"):
+        Project.open(data)
+    assert [p.name for p in data.iterdir()] == ["a.jpg"]
