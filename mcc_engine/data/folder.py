@@ -159,6 +159,19 @@ def write_tags_csv(folder: DataFolder, path: str | Path) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def require_utf8_name(root: Path, rel: str) -> None:
+    """Refuse an image whose name is not UTF-8: tags.csv, JSON and the exports cannot name it."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(root / rel).decode("utf-8", "backslashreplace")  # caf\xe9.jpg
+        raise InputError(
+            shown,
+            "the file name is not UTF-8; rename it (tags, CSV and JSON "
+            "files, and the exports, can only name UTF-8 files)",
+        ) from None
+
+
 def _where(entry: _Entry) -> str:
     return f"line {entry.line}: " if entry.line is not None else ""
 
@@ -248,6 +261,8 @@ def _scan_images(root: Path, folder: Path | None = None) -> list[str]:
         prefix = "" if rel == "." else f"{rel}/"
         found.extend(prefix + name for name in files
                      if not name.startswith(".") and is_image_file(Path(name)))  # fmt: skip
+    for rel in found:
+        require_utf8_name(root, rel)
     return sorted(found, key=lambda rel: rel.split("/"))  # the order of sorted Paths
 
 
@@ -272,6 +287,8 @@ def _classes_from_tags(entries: Iterable[_Entry]) -> list[str]:
 def _load_voc(root: Path) -> DataFolder:
     """A PASCAL VOC 2012 root: tags from ImageSets/Main/*_trainval.txt or SegmentationClass."""
     images = {p.stem: p for p in (root / "JPEGImages").iterdir() if is_image_file(p)}
+    for path in images.values():
+        require_utf8_name(path.parent, path.name)
     tags: dict[str, set[int]] = {}
     main = root / "ImageSets" / "Main"
     lists = sorted(main.glob("*_trainval.txt")) if main.is_dir() else []
