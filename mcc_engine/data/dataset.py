@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from mcc_engine.data.folder import DataFolder
 from mcc_engine.data.images import read_image
 from mcc_engine.data.masks import mask_rel_path, read_mask
 from mcc_engine.data.views import ViewConfig, make_views
 from mcc_engine.errors import InputError
+
+
+@dataclass
+class LoadFailure:
+    """An item that could not be read: carried to the training loop as data, because a loader
+    worker's exception reaches the main process only as a traceback text."""
+
+    path: str | None
+    problem: str
+
+
+def collate(items: list) -> dict[str, torch.Tensor] | LoadFailure:
+    """The default collate, or the first LoadFailure among the items."""
+    for item in items:
+        if isinstance(item, LoadFailure):
+            return item
+    return default_collate(items)
 
 
 class TrainDataset(Dataset):
@@ -57,7 +75,13 @@ class TrainDataset(Dataset):
         """Whether image `index` has a corrected mask."""
         return index in self.masks
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor] | LoadFailure:
+        try:
+            return self._item(index)
+        except InputError as exc:
+            return LoadFailure(None if exc.path is None else str(exc.path), exc.problem)
+
+    def _item(self, index: int) -> dict[str, torch.Tensor]:
         sample = self.folder.samples[index]
         rng = np.random.default_rng((self.seed, self.epoch, index))
         image = read_image(self.folder.image_path(sample))
