@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from app.model_panel import ModelPanel
 from app.workers import Worker
 from mcc_engine.data.images import read_image
+from mcc_engine.errors import Cancelled
 from mcc_engine.formats.export import export_dataset
 from mcc_engine.project.store import Project
 from mcc_engine.train.config import TrainConfig
@@ -38,13 +39,14 @@ class Jobs(QObject):
         panel.cancel.connect(self.cancel)
         panel.propose.connect(self.start_proposals)
 
-    def _run(self, job: Callable, done: Callable, label: str = "Working") -> None:
+    def _run(self, job: Callable, done: Callable, label: str, *, stopped: Callable) -> None:
         self._label = label
         if self.worker is not None:  # a QThread must end before its object goes away
             self.worker.wait()
         self.worker = Worker(job)
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(done)
+        self.worker.cancelled.connect(lambda exc: self._on_cancelled(exc, stopped))
         self.worker.failed.connect(self._on_failed)
         self.panel.set_busy(True)
         self.worker.start()
@@ -72,7 +74,7 @@ class Jobs(QObject):
 
             return train(cfg, folder=folder, progress=progress, should_stop=should_stop)
 
-        self._run(job, self._training_done, "Fine-tuning")
+        self._run(job, self._training_done, "Fine-tuning", stopped=self._training_stopped)
 
     def _on_progress(self, p) -> None:
         if hasattr(p, "losses"):
@@ -87,12 +89,15 @@ class Jobs(QObject):
             self.panel.progress.setValue(done)
             self.panel.status.setText(f"{self._label}: {done}/{total}")
 
-    def _training_done(self, result) -> None:
+    def _training_done(self, result, *, cancelled: bool = False) -> None:
         self.panel.set_busy(False)
         self.project.add_run(result.run_dir, result.last_checkpoint, kind="fine-tune",
-                             settings={"step": result.step, "cancelled": result.cancelled})  # fmt: skip
-        word = "Stopped (checkpoint kept; Resume continues)" if result.cancelled else "Trained"
+                             settings={"step": result.step, "cancelled": cancelled})  # fmt: skip
+        word = "Stopped (checkpoint kept; Resume continues)" if cancelled else "Trained"
         self.panel.status.setText(f"{word} at step {result.step}.")
+
+    def _training_stopped(self, result) -> None:
+        self._training_done(result, cancelled=True)
 
     def start_proposals(self) -> None:
         """Propose masks (with confidence and CAM maps) for every image nobody edited or reviewed."""
@@ -111,7 +116,7 @@ class Jobs(QObject):
             written = 0
             for n, image in enumerate(targets):
                 if should_stop():
-                    break
+                    raise Cancelled(f"stopped after {written} proposals", kept=written)
                 pred = predictor.predict(read_image(project.image_path(image)), image.labels)
                 tagged = [k - 1 for k in image.labels if 1 <= k <= pred.cam.shape[0]]
                 cam = pred.cam[tagged].max(axis=0) if tagged else pred.cam.max(axis=0)
@@ -120,7 +125,7 @@ class Jobs(QObject):
                 progress((n + 1, len(targets)))
             return written
 
-        self._run(job, self._proposals_done, "Proposing masks")
+        self._run(job, self._proposals_done, "Proposing masks", stopped=self._proposals_done)
 
     def _proposals_done(self, written: int) -> None:
         self.panel.set_busy(False)
@@ -136,7 +141,7 @@ class Jobs(QObject):
             return export_dataset(data=folder, masks=masks, progress=lambda i, n: progress((i, n)),
                                   should_stop=should_stop, **settings)  # fmt: skip
 
-        self._run(job, self._export_done, "Exporting")
+        self._run(job, self._export_done, "Exporting", stopped=self._export_stopped)
 
     def _export_done(self, summary) -> None:
         self.panel.set_busy(False)
@@ -147,6 +152,13 @@ class Jobs(QObject):
         """Ask the running worker to stop."""
         if self.worker is not None:
             self.worker.stop()
+
+    def _export_stopped(self, _kept) -> None:
+        self.panel.status.setText("Export stopped; nothing was written.")
+
+    def _on_cancelled(self, exc: Cancelled, stopped: Callable) -> None:
+        self.panel.set_busy(False)
+        stopped(exc.kept)
 
     def _on_failed(self, message: str) -> None:
         self.panel.set_busy(False)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from mcc_engine.errors import InputError
+from mcc_engine.errors import Cancelled, InputError
 
 
 class Worker(QObject):
@@ -15,6 +15,7 @@ class Worker(QObject):
 
     progress = Signal(object)
     finished = Signal(object)
+    cancelled = Signal(object)  # the Cancelled exception: what the job kept is its `kept`
     failed = Signal(str)
 
     def __init__(self, job: Callable) -> None:
@@ -45,6 +46,8 @@ class Worker(QObject):
     def _run(self) -> None:
         try:
             result = self.job(progress=self.progress.emit, should_stop=self.should_stop)
+        except Cancelled as exc:  # a stop the user asked for: not an error
+            self.cancelled.emit(exc)
         except InputError as exc:
             self.failed.emit(str(exc))
         except Exception:  # a bug must reach the user as a dialog, not kill the app
