@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["demo", "cpu"])
     parser.add_argument("--no-busy", action="store_true")
     parser.add_argument("--eval-images", type=int, default=320)
+    parser.add_argument("--authors", action="store_true", help="also the authors' paths' mIoU")
     args = parser.parse_args()
     demo = args.work / "demo"
     if not (demo / "tags.csv").is_file():
@@ -139,6 +140,24 @@ def main() -> None:
             f"demo preset, {args.eval_images} demo images: mIoU CAM + PAR {cam:.4f}, "
             f"seg head + PAR {seg:.4f} ({seconds:.0f} s for both)"
         )
+        if args.authors:
+            cam = miou(
+                checkpoints["demo"],
+                demo,
+                args.work,
+                source="cam",
+                count=args.eval_images,
+                method="authors",
+            )
+            seg = miou(
+                checkpoints["demo"],
+                demo,
+                args.work,
+                source="seg",
+                count=args.eval_images,
+                method="authors",
+            )
+            print(f"  --method authors: CAM {cam:.4f}, seg head {seg:.4f}")
     loads = ["idle"] if args.no_busy else ["idle", "busy"]
     heads = [f"{kind} {load}" for load in loads for kind in ("folder", "predict")]
     print(f"{'preset':<6} {'size':>5}  side  " + " ".join(f"{h:>14}" for h in heads) + "  (img/s)")

@@ -171,3 +171,28 @@ def test_mixing_the_authors_method_with_our_refinements_is_refused():
     for source, refine in (("cam", "par"), ("seg", "par"), ("cam", "crf")):
         with pytest.raises(InputError, match="authors"):
             check_method(method="authors", source=source, refine=refine)
+
+
+def test_the_authors_crf_pulls_a_blurred_map_to_the_image_edge():
+    pytest.importorskip("pydensecrf")
+    from mcc_engine.method.dense_crf import AUTHORS_CRF, OURS_CRF, dense_crf
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, 24:] = (230, 200, 40)  # the edge is at column 24
+    column = np.arange(60, dtype=np.float32)
+    foreground = 1 / (1 + np.exp(-(column - 30) / 4))  # the map's edge is soft, at column 30
+    probs = np.stack([1 - foreground, foreground])[:, None, :].repeat(40, axis=1)
+    truth = column >= 24
+    before = float(((probs[1] > 0.5) != truth[None]).mean())
+    refined = dense_crf(image, probs, AUTHORS_CRF)
+    assert refined.shape == probs.shape
+    assert float(((refined[1] > refined[0]) != truth[None]).mean()) < before / 2
+    assert not np.allclose(refined, dense_crf(image, probs, OURS_CRF))  # other settings
+
+
+def test_the_authors_seg_path_with_their_crf_through_the_predictor(model):
+    pytest.importorskip("pydensecrf")
+    image = np.random.default_rng(2).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    predictor = Predictor(model, ["a", "b", "c"], torch.device("cpu"), crop=32)
+    pred = predictor.predict(image, [2], source="seg", method="authors", refine="crf")
+    assert pred.mask.shape == (40, 48) and pred.mask.max() <= 3
