@@ -60,13 +60,23 @@ def model_for(preset: str, work: Path, demo: Path) -> Path:
     return run / "last.pt"
 
 
-def miou(checkpoint: Path, demo: Path, work: Path, *, source: str, count: int) -> float:
+def miou(
+    checkpoint: Path, demo: Path, work: Path, *, source: str, count: int, method: str = "ours"
+) -> float:
     """mIoU of the proposals for the first `count` demo images against their true masks."""
     folder = load_data_folder(demo)
     only = {s.rel_path for s in folder.samples[:count]}
     out = work / f"pred-{source}"
+    # The old code has no `method`: leave it out for ours, so the bench measures both versions.
+    method_arg = {} if method == "ours" else {"method": method}
     infer_folder(
-        checkpoint=checkpoint, data=folder, out=out, source=source, device="cpu", only=only
+        checkpoint=checkpoint,
+        data=folder,
+        out=out,
+        source=source,
+        device="cpu",
+        only=only,
+        **method_arg,
     )
     wanted = [mask_rel_path(r) for r in sorted(only)]
     return evaluate_folders(out, demo / "ground_truth", classes=folder.classes, only=wanted).miou

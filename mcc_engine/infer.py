@@ -210,7 +210,10 @@ class Predictor:
             scores, rival_scores = head, cam_scores
         else:
             scores, rival_scores = cam_scores, head
-        scores = scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
+        # Only background and the tags can win: refine, resize and compare just those channels
+        # (the others would stay 0 through softmax and PAR alike).
+        keep = allowed.nonzero()[:, 0]
+        scores = scores[:, keep]
         probs = torch.softmax(scores / SHARPNESS if source == "cam" else scores, dim=1)
         if refine in ("par", "crf"):
             small = x if max(x.shape[-2:]) <= PAR_SIDE else self._input(image, PAR_SIDE)
@@ -218,7 +221,8 @@ class Predictor:
         probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)[0]
         if refine == "crf":
             probs = torch.from_numpy(dense_crf(image, probs.cpu().numpy(), OURS_CRF))
-        confidence, mask = probs.max(dim=0)
+        confidence, index = probs.max(dim=0)
+        mask = keep.to(probs.device)[index]
         rival = free = None
         if self.head_trained:
             rival_scores = rival_scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
