@@ -11,12 +11,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.model_panel import ModelPanel
 from app.workers import Worker
+from mcc_engine.errors import Cancelled
 from mcc_engine.formats.export import export_dataset
 from mcc_engine.project.store import Project
 from mcc_engine.train.config import TrainConfig
@@ -60,29 +62,38 @@ class Jobs(QObject):
         self._label = "Working"
         self._started = 0.0
         self._done: Callable | None = None
+        self._stopped: Callable | None = None
         panel.fine_tune.connect(lambda: self.start_training(resume=False))
         panel.resume.connect(lambda: self.start_training(resume=True))
         panel.cancel.connect(self.cancel)
         panel.propose.connect(self.start_proposals)
         panel.set_resumable(latest_resumable(project.runs_dir) is not None)
 
-    def _run(self, job: Callable, done: Callable, label: str) -> None:
+    def _run(self, job: Callable, done: Callable, label: str, *, stopped: Callable) -> None:
+        """Run `job` in a worker: `done(result)` when it ends, `stopped(kept)` when cancelled."""
         self._label = label
         if self.worker is not None:  # a QThread must end before its object goes away
             self.worker.wait()
         self.worker = Worker(job)
-        self._done = done
+        self._done, self._stopped = done, stopped
         self.worker.progress.connect(self._on_progress)
         self.worker.finished.connect(self._finished)
+        self.worker.cancelled.connect(lambda exc: self._on_cancelled(exc.kept))
         self.worker.failed.connect(self._on_failed)
         self.panel.set_busy(True)
         self._started = time.monotonic()
         self.worker.start()
 
     def _finished(self, result) -> None:
-        done, self._done = self._done, None
+        done, self._done, self._stopped = self._done, None, None
         if done is not None:  # once: shutdown may have handled it already
             done(result)
+
+    def _on_cancelled(self, kept) -> None:
+        stopped, self._done, self._stopped = self._stopped, None, None
+        self.panel.set_busy(False)
+        if stopped is not None:  # once, as for _finished
+            stopped(kept)
 
     def start_training(self, *, resume: bool) -> None:
         """Fine-tune on the project's tags and corrections in a worker thread."""
@@ -122,7 +133,7 @@ class Jobs(QObject):
             )
             return train(cfg, folder=folder, progress=progress, should_stop=should_stop)
 
-        self._run(job, self._training_done, "Fine-tuning")
+        self._run(job, self._training_done, "Fine-tuning", stopped=self._training_stopped)
 
     def _on_progress(self, p) -> None:
         if isinstance(p, Stage):
@@ -141,17 +152,20 @@ class Jobs(QObject):
             left = f" — {time_left(elapsed / done * (total - done))}" if done else ""
             self.panel.show_count(done, total, f"{self._label}: {done}/{total}{left}")
 
-    def _training_done(self, result) -> None:
+    def _training_done(self, result, *, cancelled: bool = False) -> None:
         self.project.add_run(
             result.run_dir,
             result.last_checkpoint,
             kind="fine-tune",
-            settings={"step": result.step, "cancelled": result.cancelled},
+            settings={"step": result.step, "cancelled": cancelled},
         )
         self.panel.set_resumable(latest_resumable(self.project.runs_dir) is not None)
         self.panel.set_busy(False)
-        word = "Stopped (checkpoint kept; Resume continues)" if result.cancelled else "Trained"
+        word = "Stopped (checkpoint kept; Resume continues)" if cancelled else "Trained"
         self.panel.show_count(result.step, max(1, result.step), f"{word} at step {result.step}.")
+
+    def _training_stopped(self, result) -> None:
+        self._training_done(result, cancelled=True)
 
     def start_proposals(self) -> None:
         """Propose masks (with confidence and CAM maps) for every image nobody edited or reviewed."""
@@ -166,7 +180,7 @@ class Jobs(QObject):
         self.panel.show_stage("Proposing masks: loading the model…")
 
         def job(progress, should_stop):
-            from mcc_engine.infer import infer_folder
+            from mcc_engine.infer_folder import infer_folder
 
             written = 0
 
@@ -185,18 +199,21 @@ class Jobs(QObject):
 
             # infer_folder also writes each mask to `out`, as the CLI wants; here it is scratch.
             with tempfile.TemporaryDirectory(prefix="mcc-proposals-") as scratch:
-                infer_folder(
-                    checkpoint=checkpoint,
-                    data=folder,
-                    out=scratch,
-                    only=set(targets),
-                    progress=lambda i, n: progress((i, n)),
-                    should_stop=should_stop,
-                    on_result=store,
-                )
+                try:
+                    infer_folder(
+                        checkpoint=checkpoint,
+                        data=folder,
+                        out=str(Path(scratch) / "masks"),
+                        only=set(targets),
+                        progress=lambda i, n: progress((i, n)),
+                        should_stop=should_stop,
+                        on_result=store,
+                    )
+                except Cancelled:  # the proposals stored so far stay: each is its own save
+                    raise Cancelled(f"stopped after {written} proposals", kept=written) from None
             return written
 
-        self._run(job, self._proposals_done, "Proposing masks")
+        self._run(job, self._proposals_done, "Proposing masks", stopped=self._proposals_done)
 
     def _proposals_done(self, written: int) -> None:
         self.panel.set_busy(False)
@@ -222,12 +239,15 @@ class Jobs(QObject):
                 **settings,
             )
 
-        self._run(job, self._export_done, "Exporting")
+        self._run(job, self._export_done, "Exporting", stopped=self._export_stopped)
 
     def _export_done(self, summary) -> None:
         self.panel.set_busy(False)
         self.panel.set_status("Export finished.")
         self.export_done.emit(summary)
+
+    def _export_stopped(self, _kept) -> None:
+        self.panel.set_status("Export stopped; nothing was written.")
 
     def cancel(self) -> None:
         """Ask the running worker to stop."""
@@ -250,6 +270,8 @@ class Jobs(QObject):
             return
         self.worker.stop()
         self.worker.wait()
-        if self.worker.ended:
+        if self.worker.ended and self.worker.was_cancelled:
+            self._on_cancelled(self.worker.result)
+        elif self.worker.ended:
             self._finished(self.worker.result)
-        self._done = None
+        self._done = self._stopped = None

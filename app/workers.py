@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from mcc_engine.errors import InputError
+from mcc_engine.errors import Cancelled, InputError
 
 
 class Worker(QObject):
@@ -15,13 +15,16 @@ class Worker(QObject):
 
     progress = Signal(object)
     finished = Signal(object)
+    cancelled = Signal(object)  # the Cancelled exception: what the job kept is its `kept`
     failed = Signal(str)
 
     def __init__(self, job: Callable) -> None:
         super().__init__()
         self.job = job
-        self.result = None  # kept: a window closing before the finished signal arrives reads it
+        # Kept: a window closing before the finished (or cancelled) signal arrives reads them.
+        self.result = None
         self.ended = False
+        self.was_cancelled = False
         self._stop = False
         self.thread = QThread()
         self.moveToThread(self.thread)
@@ -47,6 +50,9 @@ class Worker(QObject):
     def _run(self) -> None:
         try:
             result = self.job(progress=self.progress.emit, should_stop=self.should_stop)
+        except Cancelled as exc:  # a stop the user asked for: not an error
+            self.result, self.ended, self.was_cancelled = exc.kept, True, True
+            self.cancelled.emit(exc)
         except InputError as exc:
             self.failed.emit(str(exc))
         except Exception:  # a bug must reach the user as a dialog, not kill the app

@@ -32,7 +32,7 @@ from mcc_engine.data.demo import write_demo
 from mcc_engine.data.folder import DataFolder, load_data_folder
 from mcc_engine.data.masks import mask_rel_path
 from mcc_engine.evaluate import evaluate_folders
-from mcc_engine.infer import infer_folder
+from mcc_engine.infer_folder import infer_folder
 from mcc_engine.train.config import TrainConfig
 from mcc_engine.train.trainer import train
 

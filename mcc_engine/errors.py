@@ -15,4 +15,12 @@ class InputError(Exception):
 
 
 class Cancelled(Exception):
-    """Raised inside long work when the caller's should-stop check says so."""
+    """Raised inside long work when the caller's should-stop check says so: the one way work stops.
+
+    `kept` is what the work kept before it stopped (a training run's result with its last.pt, the
+    number of proposals saved), or None where it keeps nothing.
+    """
+
+    def __init__(self, message: str = "stopped", *, kept: object = None) -> None:
+        super().__init__(message)
+        self.kept = kept

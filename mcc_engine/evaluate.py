@@ -14,19 +14,37 @@ from mcc_engine.errors import InputError
 
 @dataclass
 class Scores:
-    """Per-class IoU (background first) and their mean over classes that occur."""
+    """Per-class IoU (background first) and their mean over classes that occur.
+
+    `unlabelled_pixels`: labelled pixels of the truth that the predictions left at 255; each is a
+    miss for its true class.
+    """
 
     names: list[str]
     iou: list[float | None]
     miou: float
     images: int
+    unlabelled_pixels: int = 0
 
 
 def confusion(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:
-    """n x n matrix, rows true class, columns predicted; 255 in the truth is left out."""
+    """n x (n + 1) counts, rows true class, columns predicted, the last column 255 predicted.
+
+    255 in the truth is left out; values of either above n - 1 (other than 255) must not occur.
+    """
     keep = gt != IGNORE
-    index = gt[keep].astype(np.int64) * n + np.minimum(pred[keep].astype(np.int64), n - 1)
-    return np.bincount(index, minlength=n * n).reshape(n, n)
+    predicted = pred[keep].astype(np.int64)
+    predicted[predicted == IGNORE] = n
+    index = gt[keep].astype(np.int64) * (n + 1) + predicted
+    return np.bincount(index, minlength=n * (n + 1)).reshape(n, n + 1)
+
+
+def iou_per_class(matrix: np.ndarray) -> list[float | None]:
+    """IoU of each class from a confusion matrix; None where the class is in neither."""
+    n = matrix.shape[0]
+    inter = np.diag(matrix[:, :n]).astype(np.float64)
+    union = matrix.sum(1) + matrix[:, :n].sum(0) - inter  # a 255 prediction is in its row only
+    return [float(i / u) if u > 0 else None for i, u in zip(inter, union)]
 
 
 def evaluate_folders(
@@ -35,6 +53,7 @@ def evaluate_folders(
     *,
     classes: list[str] | None = None,
     only: Iterable[str] | None = None,
+    classes_from: str | Path | None = None,
 ) -> Scores:
     """Per-class IoU of the masks of `gt_dir` (or the relative paths in `only`) vs `pred_dir`."""
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
@@ -60,17 +79,26 @@ def evaluate_folders(
             raise InputError(
                 pred_path, f"size {pred.shape[::-1]} differs from the truth's {gt.shape[::-1]}"
             )
-        top = max(
-            top, int(gt[gt != IGNORE].max(initial=0)), int(pred[pred != IGNORE].max(initial=0))
-        )
+        for path, mask in ((gt_path, gt), (pred_path, pred)):
+            value = int(mask[mask != IGNORE].max(initial=0))
+            if classes and value > len(classes):
+                listed = classes_from or "the class list"
+                raise InputError(
+                    path,
+                    f"holds class {value}, but {listed} names only "
+                    f"{len(classes)} classes (values 0..{len(classes)} and 255)",
+                )
+            top = max(top, value)
         pairs.append((pred, gt))
     n = len(classes) + 1 if classes else top + 1
     matrix = sum(confusion(p, g, n) for p, g in pairs)
-    inter = np.diag(matrix).astype(np.float64)
-    union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
-    iou = [float(i / u) if u > 0 else None for i, u in zip(inter, union)]
+    iou = iou_per_class(matrix)
     present = [v for v in iou if v is not None]
     names = ["background", *(classes or [f"class {k}" for k in range(1, n)])]
     return Scores(
-        names=names, iou=iou, miou=float(np.mean(present)) if present else 0.0, images=len(pairs)
+        names=names,
+        iou=iou,
+        miou=float(np.mean(present)) if present else 0.0,
+        images=len(pairs),
+        unlabelled_pixels=int(matrix[:, n].sum()),
     )

@@ -1,11 +1,10 @@
-"""Pseudo-masks for annotators: one image at a time (Predictor) or a whole folder (infer_folder)."""
+"""Pseudo-masks for annotators, one image at a time: our paths and the authors' (method.md)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -14,21 +13,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mcc_engine.atomic import atomic_write_text
-from mcc_engine.data.folder import DataFolder, load_data_folder
-from mcc_engine.data.images import read_image
-from mcc_engine.data.masks import IGNORE, mask_rel_path, write_confidence, write_mask
+from mcc_engine.data.masks import IGNORE
 from mcc_engine.errors import InputError
-from mcc_engine.method.cam import multiscale_cams
+from mcc_engine.method.authors_inference import BACKGROUND, authors_cam, authors_seg
+from mcc_engine.method.cam import normalise_cam
+from mcc_engine.method.dense_crf import AUTHORS_CRF, OURS_CRF, dense_crf
 from mcc_engine.method.par import par_refine
 from mcc_engine.model.network import MCCNet, ModelConfig, build_model
 from mcc_engine.model.weights import read_checkpoint
 from mcc_engine.train.device import pick_device
 
-MAX_SIDE: Final = 1024  # longer side the network sees; results are resized back to the image
+# The network sees images shrunk to at most INFER_CROPS x the training crop on the longer side,
+# near the scale the model learnt (training rescales images by 0.5 to 2, then crops), and a
+# 20-megapixel photo costs what a small one does; results are resized back to the image. Measured
+# on the demo data (demo preset, crop 64, images of 96-160 px): 2 crops lose 0.005 mIoU, 2.5 lose
+# nothing (every demo image is seen whole), 1.5 lose 0.027.
+INFER_CROPS: Final = 2.5
 PAR_SIDE: Final = 512  # PAR runs at most at this size; its effect is on edges, not detail
+SMALL_SIDE: Final = 256  # up to this input side one thread is faster: 4.7x at 160 px, shared CPU
+METHODS: Final = ("ours", "authors")
 SHARPNESS: Final = 0.1  # softmax temperature turning refined scores into a confidence
 SEG_SCALES: Final = (1.0, 1.25, 1.5)
+CAM_SCALES: Final = (1.0, 0.5, 1.5)
 # Weights of the uncertainty's signals (Prediction.signals), each in [0, 1]. Chosen on the demo's
 # round-0 model (320 images): per-image error ranks with low confidence (Spearman 0.56) and
 # disagreement (0.47), which together pick the worst tenth best; the head's stray classes are noisy
@@ -56,8 +62,12 @@ class Prediction:
     def uncertainty(self, labels: Iterable[int]) -> float:
         """U = low_confidence + disagreement + 0.5 missing + 0.25 unnamed (higher is worse)."""
         s = self.signals(labels)
-        return float(s["low_confidence"] + W_DISAGREE * s["disagreement"]
-                     + W_MISSING * s["missing"] + W_UNNAMED * s["unnamed"])  # fmt: skip
+        return float(
+            s["low_confidence"]
+            + W_DISAGREE * s["disagreement"]
+            + W_MISSING * s["missing"]
+            + W_UNNAMED * s["unnamed"]
+        )
 
     def signals(self, labels: Iterable[int]) -> dict[str, float]:
         """The uncertainty's parts, each in [0, 1].
@@ -86,18 +96,36 @@ class Prediction:
 
 
 class Predictor:
-    """A trained model ready to propose masks."""
+    """A trained model ready to propose masks.
 
-    def __init__(self, model: MCCNet, classes: list[str], device: torch.device, *,
-                 head_trained: bool = True) -> None:  # fmt: skip
+    `side` is the longer side the network sees (images are only ever shrunk to it): by default
+    INFER_CROPS times the model's training crop, the scale it learnt; `cam_side` is the square the
+    authors' CAM tool resizes to (their 448, our training crop by default).
+    """
+
+    def __init__(
+        self,
+        model: MCCNet,
+        classes: list[str],
+        device: torch.device,
+        *,
+        head_trained: bool = True,
+        crop: int | None = None,
+        side: int | None = None,
+    ) -> None:
         self.model = model.eval().to(device)
         self.classes = classes
         self.device = device
         self.bg_threshold = 0.45
         self.head_trained = head_trained
+        self.crop = int(crop or model.cfg.img_size)
+        self.side = int(side or round(INFER_CROPS * self.crop))
+        self.cam_side = int(side or self.crop)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str = "auto") -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, *, device: str = "auto", side: int | None = None
+    ) -> Predictor:
         """Load a run's checkpoint (weights_only) for inference."""
         data = read_checkpoint(path)
         if "model_config" not in data or "model" not in data:
@@ -109,80 +137,211 @@ class Predictor:
             raise InputError(
                 path, f"weights do not fit the model ({str(exc).splitlines()[0]})"
             ) from None
-        return cls(model, list(data["classes"]), pick_device(device),
-                   head_trained=head_trained(data))  # fmt: skip
+        crop = (data.get("train_config") or {}).get("crop") or data["model_config"].get("img_size")
+        return cls(
+            model,
+            list(data["classes"]),
+            pick_device(device),
+            head_trained=head_trained(data),
+            crop=crop,
+            side=side,
+        )
 
-    def _input(self, image: np.ndarray, side: int) -> torch.Tensor:
-        height, width = image.shape[:2]
-        p = self.model.patch_size
-        scale = min(1.0, side / max(height, width))
-        size = (max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p))
-        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         mean = self.model.pixel_mean.view(1, 3, 1, 1)
         std = self.model.pixel_std.view(1, 3, 1, 1)
         return (x - mean) / std
 
+    def _input(self, image: np.ndarray, side: int) -> torch.Tensor:
+        """The image shrunk so its longer side is at most `side`, sides multiples of the patch."""
+        height, width = image.shape[:2]
+        p = self.model.patch_size
+        scale = min(1.0, side / max(height, width))
+        size = (max(p, round(height * scale / p) * p), max(p, round(width * scale / p) * p))
+        if scale < 1.0:  # shrink the 8-bit image by area: no aliasing, and cheap for photos
+            image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return self._normalise(x)
+
+    def _rgb(self, x: torch.Tensor) -> torch.Tensor:
+        """A normalised input back in 0-255 RGB (PAR's colours)."""
+        return (
+            x * self.model.pixel_std.view(1, 3, 1, 1) + self.model.pixel_mean.view(1, 3, 1, 1)
+        ) * 255
+
     @torch.no_grad()
-    def predict(self, image: np.ndarray, labels: Iterable[int], *, source: str = "cam",
-                refine: str = "par") -> Prediction:  # fmt: skip
-        """Mask, confidence and CAMs of one RGB image, over background and its tagged classes."""
-        labels = sorted(set(labels))
+    def predict(
+        self,
+        image: np.ndarray,
+        labels: Iterable[int],
+        *,
+        source: str = "cam",
+        refine: str | None = None,
+        method: str = "ours",
+    ) -> Prediction:
+        """Mask, confidence and CAMs of one RGB image, over background and its tagged classes.
+
+        method "ours" (default refine: PAR) or "authors" (their tools; refine none, or crf for
+        the segmentation head); see `check_method`.
+        """
+        refine = check_method(method=method, source=source, refine=refine)
+        labels = sorted({int(k) for k in labels if 1 <= int(k) <= len(self.classes)})
+        with torch_threads(threads_for(self.side)):
+            if method == "authors":
+                return self._predict_authors(image, labels, source=source, refine=refine)
+            return self._predict_ours(image, labels, source=source, refine=refine)
+
+    def _predict_ours(
+        self, image: np.ndarray, labels: list[int], *, source: str, refine: str
+    ) -> Prediction:
         k = len(self.classes)
         height, width = image.shape[:2]
-        x = self._input(image, MAX_SIDE)
+        x = self._input(image, self.side)
         allowed = torch.zeros(k + 1, dtype=torch.bool, device=self.device)
-        allowed[0] = True
-        allowed[[i for i in labels if 1 <= i <= k]] = True
-        cam, _ = multiscale_cams(self.model, x)
+        allowed[[0, *labels]] = True
+        # The disagreement signal needs the head only at scale 1 when the mask comes from CAMs.
+        head_scales = SEG_SCALES if source == "seg" else (1.0,) if self.head_trained else ()
+        cam, head = self._cams_and_head(x, head_scales)
         bg = torch.full_like(cam[:, :1], self.bg_threshold)
         cam_scores = torch.cat([bg, cam], dim=1)
-        head = None
         if source == "seg":
-            head = self._seg_scores(x)
             scores, rival_scores = head, cam_scores
-        elif source == "cam":
-            # One flipped pair at scale 1 is enough for a per-image disagreement signal.
-            head = self._seg_scores(x, scales=(1.0,)) if self.head_trained else None
-            scores, rival_scores = cam_scores, head
         else:
-            raise InputError(None, f"unknown source {source!r}; use cam or seg")
-        scores = scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
+            scores, rival_scores = cam_scores, head
+        # Only background and the tags can win: refine, resize and compare just those channels
+        # (the others would stay 0 through softmax and PAR alike).
+        keep = allowed.nonzero()[:, 0]
+        scores = scores[:, keep]
         probs = torch.softmax(scores / SHARPNESS if source == "cam" else scores, dim=1)
         if refine in ("par", "crf"):
-            small = self._input(image, PAR_SIDE)
-            rgb = (
-                small * self.model.pixel_std.view(1, 3, 1, 1)
-                + self.model.pixel_mean.view(1, 3, 1, 1)
-            ) * 255
-            probs = par_refine(rgb, probs)
-        elif refine != "none":
-            raise InputError(None, f"unknown refinement {refine!r}; use par, crf or none")
+            small = x if max(x.shape[-2:]) <= PAR_SIDE else self._input(image, PAR_SIDE)
+            probs = par_refine(self._rgb(small), probs)
         probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)[0]
         if refine == "crf":
-            probs = torch.from_numpy(dense_crf(image, probs.cpu().numpy())).to(self.device)
-        confidence, mask = probs.max(dim=0)
-        cam_full = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)[0]
+            probs = torch.from_numpy(dense_crf(image, probs.cpu().numpy(), OURS_CRF))
+        confidence, index = probs.max(dim=0)
+        mask = keep.to(probs.device)[index]
         rival = free = None
         if self.head_trained:
             rival_scores = rival_scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
             rival = _argmax_at(rival_scores, (height, width))
             free = _argmax_at(head, (height, width))
-        return Prediction(mask=mask.to(torch.uint8).cpu().numpy(),
-                          confidence=confidence.float().clamp(0, 1).cpu().numpy(),
-                          cam=cam_full.float().cpu().numpy(), rival=rival, head=free)  # fmt: skip
+        return Prediction(
+            mask=mask.to(torch.uint8).cpu().numpy(),
+            confidence=confidence.float().clamp(0, 1).cpu().numpy(),
+            cam=_resized(cam, (height, width)),
+            rival=rival,
+            head=free,
+        )
 
-    def _seg_scores(self, x: torch.Tensor, scales=SEG_SCALES) -> torch.Tensor:
+    def _predict_authors(
+        self, image: np.ndarray, labels: list[int], *, source: str, refine: str
+    ) -> Prediction:
+        height, width = image.shape[:2]
+        full = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        tags = torch.zeros(1, len(self.classes), device=self.device)
+        tags[0, [k - 1 for k in labels]] = 1.0
+        cams = authors_cam(self.model, self._normalise(full), tags, size=self.cam_side)
+        if source == "cam":
+            mask = cams.cam_label[0]
+            bg = torch.full_like(cams.cam[:, :1], BACKGROUND)
+            scores = torch.cat([bg, cams.cam * tags[:, :, None, None]], dim=1)
+            confidence = torch.softmax(scores / SHARPNESS, dim=1)[0].max(dim=0).values
+        else:
+            seg = authors_seg(self.model, self._input(image, self.side))
+            probs = torch.softmax(_resized_t(seg.seg_logits, (height, width)), dim=1)[0]
+            if refine == "crf":
+                probs = torch.from_numpy(dense_crf(image, probs.cpu().numpy(), AUTHORS_CRF))
+            confidence, mask = probs.max(dim=0)
+        return Prediction(
+            mask=mask.to(torch.uint8).cpu().numpy(),
+            confidence=confidence.float().clamp(0, 1).cpu().numpy(),
+            cam=cams.cam[0].float().cpu().numpy(),
+        )
+
+    def _cams_and_head(
+        self, x: torch.Tensor, head_scales: tuple[float, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The multi-scale CAM (method.md step 2: scales 1, 0.5, 1.5 with flips, as training
+        computes it) and our head scores, one encoder pass per scale serving both.
+
+        Our head scores (a departure): the logits MEANT over `head_scales` and flips; the
+        authors sum each flip pair and take the max over scales (authors_seg).
+        """
         size = x.shape[-2:]
-        p = self.model.patch_size
-        total = 0.0
-        for scale in scales:
-            scaled = (round(size[0] * scale / p) * p, round(size[1] * scale / p) * p)
-            xs = F.interpolate(x, size=scaled, mode="bilinear", align_corners=False)
-            logits = self.model.seg_logits(torch.cat([xs, xs.flip(-1)]))
-            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-            total = total + logits[:1] + logits[1:].flip(-1)
-        return total / (2 * len(scales))
+        cam_total = head_total = None
+        for scale in dict.fromkeys((*CAM_SCALES, *head_scales)):
+            xs = _patch_multiple(x, scale, self.model.patch_size)
+            tokens = self.model.encode(torch.cat([xs, xs.flip(-1)])).tokens
+            if scale in CAM_SCALES:
+                cam = _resized_t(self.model.cam_from_tokens(tokens).float(), size)
+                cam = F.relu(torch.maximum(cam[:1], cam[1:].flip(-1)))
+                cam_total = cam if cam_total is None else cam_total + cam
+            if scale in head_scales:
+                logits = _resized_t(self.model.decoder(tokens), size)
+                pair = logits[:1] + logits[1:].flip(-1)
+                head_total = pair if head_total is None else head_total + pair
+        head = None if head_total is None else head_total / (2 * len(head_scales))
+        return normalise_cam(cam_total), head
+
+
+def check_method(*, method: str, source: str, refine: str | None) -> str:
+    """The refinement to use (the method's default when None); bad combinations are InputErrors.
+
+    ours: CAM (+ PAR by default) or our head average, with par, crf or none. authors: their CAM
+    tool (no refinement) or their head (none, or crf with their settings).
+    """
+    if method not in METHODS:
+        raise InputError(None, f"unknown method {method!r}; use {' or '.join(METHODS)}")
+    if source not in ("cam", "seg"):
+        raise InputError(None, f"unknown source {source!r}; use cam or seg")
+    refine = refine or ("par" if method == "ours" else "none")
+    if refine not in ("par", "crf", "none"):
+        raise InputError(None, f"unknown refinement {refine!r}; use par, crf or none")
+    if method == "authors" and refine == "par":
+        raise InputError(None, "the authors' tools apply no PAR; use --refine none or crf")
+    if method == "authors" and source == "cam" and refine != "none":
+        raise InputError(None, "the authors' CAM tool applies no refinement; use --refine none")
+    return refine
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run a block with `count` torch threads, then restore the previous number."""
+    before = torch.get_num_threads()
+    if count != before:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count != before:
+            torch.set_num_threads(before)
+
+
+def threads_for(side: int) -> int:
+    """Threads for one proposal: one for small work, whose many short operations lose more to
+    thread hand-offs than they gain (and collapse when another program holds a core)."""
+    return torch.get_num_threads() if side > SMALL_SIDE else 1
+
+
+def _patch_multiple(x: torch.Tensor, scale: float, patch: int) -> torch.Tensor:
+    """x resized by `scale`, each side rounded to a multiple of the patch (as training does)."""
+    height, width = x.shape[-2:]
+    size = (
+        max(patch, round(height * scale / patch) * patch),
+        max(patch, round(width * scale / patch) * patch),
+    )
+    return x if size == (height, width) else _resized_t(x, size)
+
+
+def _resized_t(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _resized(cam: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    return _resized_t(cam, size)[0].float().cpu().numpy()
 
 
 def _argmax_at(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -204,79 +363,3 @@ def head_trained(checkpoint: dict) -> bool:
         method.w_seg = float(train_cfg["w_seg"])
     last = int(checkpoint["step"]) - 1  # the index of the last step taken
     return last >= 0 and method.seg_active(last, int(train_cfg["iters"])) and method.w_seg > 0
-
-
-def dense_crf(image: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """The authors' dense CRF (pydensecrf2, the optional 'crf' extra) on probabilities (C, H, W)."""
-    try:
-        import pydensecrf.densecrf as dcrf
-        from pydensecrf.utils import unary_from_softmax
-    except ImportError:
-        raise InputError(
-            None, "--refine crf needs the optional extra: pip install 'mcc-annotate[crf]'"
-        ) from None
-    c, h, w = probs.shape
-    crf = dcrf.DenseCRF2D(w, h, c)
-    crf.setUnaryEnergy(unary_from_softmax(np.clip(probs, 1e-8, 1.0)))
-    crf.addPairwiseGaussian(sxy=3, compat=3)
-    crf.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.ascontiguousarray(image), compat=10)
-    return np.asarray(crf.inference(10), np.float32).reshape(c, h, w)
-
-
-@dataclass
-class InferResult:
-    """What a folder run wrote."""
-
-    written: int = 0
-    scores: dict[str, float] = field(default_factory=dict)
-    cancelled: bool = False
-
-
-def infer_folder(
-    *,
-    checkpoint: str | Path,
-    data: str | Path | DataFolder,
-    out: str | Path,
-    source: str = "cam",
-    refine: str = "par",
-    confidence: str | Path | None = None,
-    scores: str | Path | None = None,
-    only: set[str] | None = None,
-    device: str = "auto",
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    predictor: Predictor | None = None,
-    on_result: Callable[[str, Prediction], None] | None = None,
-) -> InferResult:
-    """Write a pseudo-mask (and confidence map) for every image of a data folder."""
-    folder = data if isinstance(data, DataFolder) else load_data_folder(data)
-    predictor = predictor or Predictor.from_checkpoint(checkpoint, device=device)
-    if [c.casefold() for c in predictor.classes] != [c.casefold() for c in folder.classes]:
-        raise InputError(checkpoint, f"trained on classes {predictor.classes}, but the data folder "
-                                     f"has {folder.classes}")  # fmt: skip
-    samples = [s for s in folder.samples if only is None or s.rel_path in only]
-    result = InferResult()
-    for i, sample in enumerate(samples):
-        if should_stop is not None and should_stop():
-            result.cancelled = True
-            break
-        pred = predictor.predict(read_image(folder.image_path(sample)), sample.labels,
-                                 source=source, refine=refine)  # fmt: skip
-        rel = mask_rel_path(sample.rel_path)
-        write_mask(Path(out) / rel, pred.mask)
-        if confidence is not None:
-            write_confidence(Path(confidence) / rel, pred.confidence)
-        result.scores[sample.rel_path] = pred.uncertainty(sample.labels)
-        if on_result is not None:
-            on_result(sample.rel_path, pred)
-        result.written += 1
-        if progress is not None:
-            progress(i + 1, len(samples))
-    if scores is not None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["image", "uncertainty"])
-        for rel, value in sorted(result.scores.items(), key=lambda kv: -kv[1]):
-            writer.writerow([rel, f"{value:.6f}"])
-        atomic_write_text(scores, buffer.getvalue())
-    return result

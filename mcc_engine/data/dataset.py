@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from mcc_engine.data.folder import DataFolder
 from mcc_engine.data.images import read_image
 from mcc_engine.data.masks import mask_rel_path, read_mask
 from mcc_engine.data.views import ViewConfig, make_views
 from mcc_engine.errors import InputError
+
+
+@dataclass
+class LoadFailure:
+    """An item that could not be read: carried to the training loop as data, because a loader
+    worker's exception reaches the main process only as a traceback text."""
+
+    path: str | None
+    problem: str
+
+
+def collate(items: list) -> dict[str, torch.Tensor] | LoadFailure:
+    """The default collate, or the first LoadFailure among the items."""
+    for item in items:
+        if isinstance(item, LoadFailure):
+            return item
+    return default_collate(items)
 
 
 class TrainDataset(Dataset):
@@ -56,9 +74,19 @@ class TrainDataset(Dataset):
         """Whether image `index` has a corrected mask."""
         return index in self.masks
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        """The views of image `index` as drawn in `epoch`, for a key (index, epoch) or index."""
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor] | LoadFailure:
+        """The views of image `index` as drawn in `epoch`, for a key (index, epoch) or index.
+
+        A bad file comes back as a LoadFailure (data, not an exception), so that a data-loading
+        worker's failure reaches the user as one line rather than a worker traceback.
+        """
         index, epoch = key if isinstance(key, tuple) else (key, 0)
+        try:
+            return self._item(index, epoch)
+        except InputError as exc:
+            return LoadFailure(None if exc.path is None else str(exc.path), exc.problem)
+
+    def _item(self, index: int, epoch: int) -> dict[str, torch.Tensor]:
         sample = self.folder.samples[index]
         rng = np.random.default_rng((self.seed, epoch, index))
         image = read_image(self.folder.image_path(sample))

@@ -159,6 +159,20 @@ def write_tags_csv(folder: DataFolder, path: str | Path) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def require_utf8_name(root: Path, rel: str) -> None:
+    """Refuse an image whose name is not UTF-8: tags.csv, JSON and the exports cannot name it."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python keeps the undecodable bytes as surrogates; show them as \xNN, printable anywhere.
+        shown = os.fsencode(root / rel).decode("utf-8", "backslashreplace")  # caf\xe9.jpg
+        raise InputError(
+            shown,
+            "the file name is not UTF-8; rename it (tags, CSV and JSON "
+            "files, and the exports, can only name UTF-8 files)",
+        ) from None
+
+
 def _where(entry: _Entry) -> str:
     return f"line {entry.line}: " if entry.line is not None else ""
 
@@ -246,25 +260,10 @@ def _scan_images(root: Path, folder: Path | None = None) -> list[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".") and d != PROJECT_FOLDER]
         rel = Path(parent).relative_to(root).as_posix()
         prefix = "" if rel == "." else f"{rel}/"
-        images = [prefix + n for n in files if not n.startswith(".") and is_image_file(Path(n))]
-        for name in images:
-            _check_utf8(root, name)
-        found.extend(images)
+        found.extend(prefix + n for n in files if not n.startswith(".") and is_image_file(Path(n)))
+    for rel in found:
+        require_utf8_name(root, rel)
     return sorted(found, key=lambda rel: rel.split("/"))  # the order of sorted Paths
-
-
-def _check_utf8(root: Path, rel: str) -> None:
-    """Refuse a file name that is not UTF-8: tag files, the project and exports all keep UTF-8."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        # Python keeps the undecodable bytes as surrogates; show them as \xNN, printable anywhere.
-        shown = os.fsencode(root / rel).decode("utf-8", "backslashreplace")
-        raise InputError(
-            shown,
-            "the file name is not UTF-8 text; rename the file "
-            "(e.g. retype its accented letters) and open the folder again",
-        ) from None
 
 
 def _read_tag_folders(root: Path) -> list[_Entry]:
@@ -289,7 +288,7 @@ def _load_voc(root: Path) -> DataFolder:
     """A PASCAL VOC 2012 root: tags from ImageSets/Main/*_trainval.txt or SegmentationClass."""
     images = {p.stem: p for p in (root / "JPEGImages").iterdir() if is_image_file(p)}
     for path in images.values():
-        _check_utf8(root, f"JPEGImages/{path.name}")
+        require_utf8_name(path.parent, path.name)
     tags: dict[str, set[int]] = {}
     main = root / "ImageSets" / "Main"
     lists = sorted(main.glob("*_trainval.txt")) if main.is_dir() else []

@@ -100,13 +100,18 @@ def _read_mask(source, path: Path, *, num_classes: int | None) -> np.ndarray:
     return mask
 
 
-def write_confidence(path: str | Path, confidence: np.ndarray) -> None:
-    """Write a confidence map (float in [0, 1] or uint8) as an 8-bit greyscale PNG, atomically."""
+def encode_confidence(confidence: np.ndarray) -> bytes:
+    """PNG bytes of a confidence map (float in [0, 1] or uint8) as 8-bit greyscale."""
     if confidence.dtype != np.uint8:
         confidence = np.clip(np.rint(confidence * 255.0), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(confidence, mode="L").save(buffer, format="PNG", compress_level=1)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_confidence(path: str | Path, confidence: np.ndarray) -> None:
+    """Write a confidence map (float in [0, 1] or uint8) as an 8-bit greyscale PNG, atomically."""
+    atomic_write_bytes(path, encode_confidence(confidence))
 
 
 def read_confidence(path: str | Path) -> np.ndarray:

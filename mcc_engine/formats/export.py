@@ -17,11 +17,12 @@ from pycocotools import mask as mask_utils
 from mcc_engine.atomic import staged_directory
 from mcc_engine.data.folder import DataFolder, Sample, load_data_folder
 from mcc_engine.data.images import image_size, read_image
-from mcc_engine.data.masks import encode_mask, mask_rel_path, read_mask, voc_colormap
+from mcc_engine.data.masks import IGNORE, encode_mask, mask_rel_path, read_mask, voc_colormap
 from mcc_engine.errors import Cancelled, InputError
 from mcc_engine.formats.components import Component, components, instance_mask
 
 MIN_POLYGON_AREA: Final = 4  # components smaller than this many pixels are dropped as polygons
+EXPORT_LAYOUT: Final = frozenset({"VOCdevkit", "images", "annotations"})  # what an export holds
 
 
 @dataclass
@@ -110,6 +111,7 @@ def export_dataset(
                 chosen.append((sample, None))
     if not chosen:
         raise InputError(masks, "no masks for any image of the data folder")
+    _check_destination(Path(out))
     train, val = split([s.rel_path for s, _ in chosen], val_fraction=val_fraction, seed=seed)
     summary.train, summary.val = train, val
     writer = _write_voc if fmt == "voc" else _write_coco
@@ -119,12 +121,29 @@ def export_dataset(
     return summary
 
 
+def _check_destination(out: Path) -> None:
+    """Refuse to replace a file, or a folder that holds something other than an export."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(out, "exists and is not a folder; choose a folder name for the export")
+    other = sorted(
+        p.name for p in out.iterdir() if p.name not in EXPORT_LAYOUT and p.name[0] != "."
+    )
+    if other:
+        raise InputError(
+            out,
+            f"holds {other[0]!r}, so it is not an earlier export that may be "
+            "replaced; choose a new or empty folder",
+        )
+
+
 def _load_pair(
     folder: DataFolder, sample: Sample, mask_path: Path | None
 ) -> tuple[np.ndarray, tuple[int, int]]:
     width, height = image_size(folder.image_path(sample))
-    if mask_path is None:
-        return np.zeros((height, width), np.uint8), (width, height)
+    if mask_path is None:  # --include-unlabelled: nobody has said what any pixel is
+        return np.full((height, width), IGNORE, np.uint8), (width, height)
     mask = read_mask(mask_path, num_classes=len(folder.classes) + 1)
     if mask.shape != (height, width):
         raise InputError(
@@ -134,11 +153,31 @@ def _load_pair(
 
 
 def _copy_image(folder: DataFolder, sample: Sample, dest: Path, *, as_jpeg: bool) -> None:
+    """Copy an image that decodes to its end; re-encode it upright where EXIF turns it."""
     source = folder.image_path(sample)
-    if not as_jpeg or source.suffix.lower() in (".jpg", ".jpeg"):
+    is_jpeg = source.suffix.lower() in (".jpg", ".jpeg")
+    if _orientation_of_whole_image(source) in (0, 1) and (is_jpeg or not as_jpeg):
         shutil.copyfile(source, dest)
         return
-    Image.fromarray(read_image(source)).save(dest, format="JPEG", quality=95)
+    # Readers such as torchvision ignore EXIF orientation: store the pixels as they are shown.
+    pixels = Image.fromarray(read_image(source))
+    if as_jpeg or is_jpeg:
+        pixels.save(dest, format="JPEG", quality=95)
+    else:
+        pixels.save(dest)
+
+
+def _orientation_of_whole_image(path: Path) -> int:
+    """The EXIF orientation, after decoding every byte (JPEGs at 1/8 scale, which reads them all)."""
+    try:
+        with Image.open(path) as image:
+            orientation = int(image.getexif().get(0x0112, 1))
+            if image.format == "JPEG":
+                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(path, f"unreadable or truncated image ({exc})") from None
+    return orientation
 
 
 def _tick(progress, should_stop, done: int, total: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -14,10 +15,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from mcc_engine.data.dataset import TrainDataset, corrected_sampling_weights
+from mcc_engine.data.dataset import LoadFailure, TrainDataset, collate, corrected_sampling_weights
 from mcc_engine.data.folder import DataFolder, load_data_folder
 from mcc_engine.data.views import ViewConfig
-from mcc_engine.errors import InputError
+from mcc_engine.errors import Cancelled, InputError
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.step import MCCObjective
 from mcc_engine.model.network import ModelConfig, build_model
@@ -42,11 +43,10 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    """How a run ended."""
+    """How a run ended (a stopped run raises Cancelled with this as `kept`)."""
 
     run_dir: Path
     step: int
-    cancelled: bool
     last_checkpoint: Path
     notes: list[str] = field(default_factory=list)
     model: Any = field(default=None, repr=False)
@@ -137,7 +137,28 @@ def train(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train (or resume, or fine-tune) as `cfg` says; a stop request saves last.pt and returns."""
+    """Train (or resume, or fine-tune) as `cfg` says.
+
+    A stop request saves last.pt and raises Cancelled (its `kept` is the TrainResult). A run
+    folder this call created is removed again when it fails before its first last.pt.
+    """
+    target = cfg.resume or cfg.out
+    created = bool(target) and not Path(target).exists()
+    try:
+        return _train(cfg, folder=folder, progress=progress, should_stop=should_stop)
+    except BaseException:
+        if created and not (Path(target) / "last.pt").exists():
+            shutil.rmtree(target, ignore_errors=True)  # nothing to resume: leave no trace
+        raise
+
+
+def _train(
+    cfg: TrainConfig,
+    *,
+    folder: DataFolder | None,
+    progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
     resume_state = None
     notes: list[str] = []
     if cfg.resume:
@@ -154,6 +175,12 @@ def train(
         if not cfg.data:
             raise InputError(None, "no data folder given (--data DIR)")
         folder = load_data_folder(cfg.data)
+    if not any(sample.labels for sample in folder.samples):
+        raise InputError(
+            folder.root,
+            "no image carries a tag, so there is nothing to learn; tag images (tags.csv, "
+            "tags.json or a folder per tag) first",
+        )
     if resume_state is not None and list(resume_state.get("classes", [])) != folder.classes:
         raise InputError(Path(cfg.resume) / "last.pt", "this run was trained on another class list "
                          f"({', '.join(resume_state.get('classes', []))}); start a new run with --init")  # fmt: skip
@@ -231,12 +258,16 @@ def train(
     batches = _batches(dataset, batch=cfg.batch, seed=cfg.seed, start_step=start, ctx=ctx,
                        weights=weights)  # fmt: skip
     loader = DataLoader(dataset, batch_sampler=_LimitedSampler(batches, cfg.iters - start),
-                        num_workers=cfg.num_workers, pin_memory=dev.device.type == "cuda")  # fmt: skip
+                        num_workers=cfg.num_workers, pin_memory=dev.device.type == "cuda",
+                        collate_fn=collate)  # fmt: skip
     step, cancelled = start, False
     started = time.perf_counter()
     model.train()
     try:
         for batch in loader:
+            # A worker's failure comes as data too: one line for the user, not a traceback.
+            if isinstance(batch, LoadFailure):
+                raise InputError(batch.path, batch.problem)
             batch = {k: v.to(dev.device, non_blocking=True) for k, v in batch.items()}
             generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + ctx.rank)
             with dev.autocast():
@@ -269,8 +300,12 @@ def train(
         raise InputError(None, out_of_memory_message(crop=cfg.crop, batch=cfg.batch)) from None
     checkpoint(step)
     distributed.shutdown(ctx)
-    return TrainResult(run_dir=run_dir, step=step, cancelled=cancelled,
-                       last_checkpoint=run_dir / "last.pt", notes=notes, model=model)  # fmt: skip
+    result = TrainResult(
+        run_dir=run_dir, step=step, last_checkpoint=run_dir / "last.pt", notes=notes, model=model
+    )
+    if cancelled:
+        raise Cancelled(f"stopped at step {step}; {result.last_checkpoint} kept", kept=result)
+    return result
 
 
 class _LimitedSampler:

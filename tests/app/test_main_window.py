@@ -154,7 +154,7 @@ def test_cancel_keeps_a_checkpoint(make_window, qtbot):
     window.start_training(resume=False)
     with qtbot.waitSignal(window.worker.progress, timeout=60000):
         pass
-    with qtbot.waitSignal(window.worker.finished, timeout=60000):
+    with qtbot.waitSignal(window.worker.cancelled, timeout=60000):
         window.cancel_work()
     qtbot.waitUntil(lambda: "Stopped" in window.model_panel.status.text(), timeout=10000)
     assert window.project.latest_checkpoint().is_file()

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from mcc_engine.errors import InputError
+from mcc_engine.method.authors_inference import authors_cam, authors_seg
 from mcc_engine.method.cam import (
     box_mask,
     cam_to_label,
@@ -402,7 +403,25 @@ def test_whole_step_gives_the_authors_losses_and_gradients(name, formulation):
 
 # -- c12: inference ---------------------------------------------------------------------------------
 def check_inference(name):
-    pytest.fail("the inference golden check is not written yet")
+    d = G.load(name)
+    model = G.golden_network(ddp=True).eval()  # their tools load the training script's file
+    x = G.tensor(d["inputs"])
+    seg = authors_seg(model, x, scales=tuple(d["seg_scales"].tolist()))
+    close(seg.seg_per_scale, d["seg_per_scale"], rtol=STEP_RTOL, atol=1e-5)
+    close(seg.seg_logits, d["seg_logits"], rtol=STEP_RTOL, atol=1e-5)
+    assert torch.equal(seg.seg_pred, G.tensor(d["seg_pred"]))
+    cam = authors_cam(
+        model,
+        x,
+        G.tensor(d["cls_label"]),
+        size=int(d["cam_resize"]),
+        scales=tuple(d["cam_scales"].tolist()),
+        background=float(d["bkg_thre"]),
+    )
+    close(cam.cam, d["cam"], rtol=STEP_RTOL, atol=1e-5)
+    close(cam.cam_aux, d["cam_aux"], rtol=STEP_RTOL, atol=1e-5)
+    assert torch.equal(cam.cam_label, G.tensor(d["cam_label"]))
+    assert torch.equal(cam.cam_aux_label, G.tensor(d["cam_aux_label"]))
 
 
 CHECKS = {

@@ -104,8 +104,6 @@ def test_bad_inputs_exit_2_with_one_line(demo, tmp_path, capsys):
                     "--weights", str(junk)], "junk.pt", "not a checkpoint")  # fmt: skip
     _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r5"), "--preset", "tiny",
                     "--crop", "20"], "crop 20 is impossible")  # fmt: skip
-    _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r7"), "--preset", "tiny",
-                    "--cam-warmup", "1"], "--cam-warmup 1.0 is not in [0, 1)")  # fmt: skip
     _fails(capsys, ["train", "--resume", str(tmp_path / "nowhere")], "nowhere", "no last.pt")
     _fails(capsys, ["train", "--data", str(demo), "--out", str(tmp_path / "r6"), "--preset", "tiny",
                     "--weights", "imagenet"], "--weights FILE")  # fmt: skip

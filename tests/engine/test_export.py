@@ -89,13 +89,16 @@ def test_coco_export_reads_back_with_pycocotools(demo, tmp_path, encoding):
 
 def test_a_failure_midway_leaves_the_destination_as_it_was(demo, tmp_path):
     dest = tmp_path / "out"
-    dest.mkdir()
-    (dest / "keep.txt").write_text("earlier export")
+    (dest / "annotations").mkdir(parents=True)
+    (dest / "annotations" / "keep.json").write_text("earlier export")
     calls = []
     with pytest.raises(Cancelled):
         export_dataset(data=demo, masks=demo / "ground_truth", fmt="voc", out=dest,
                        should_stop=lambda: len(calls) > 3, progress=lambda i, n: calls.append(i))  # fmt: skip
-    assert [p.name for p in dest.iterdir()] == ["keep.txt"]
+    assert [p.relative_to(dest).as_posix() for p in dest.rglob("*")] == [
+        "annotations",
+        "annotations/keep.json",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

@@ -50,15 +50,18 @@ def test_export_to_a_full_disk_exits_2_and_keeps_the_destination(small_disk, tmp
     write_demo(tmp_path / "demo", count=8, seed=2)
     disk = small_disk(48)
     dest = disk / "export"
-    dest.mkdir()
-    (dest / "earlier.txt").write_text("an earlier export")
+    (dest / "VOCdevkit").mkdir(parents=True)
+    (dest / "VOCdevkit" / "earlier.txt").write_text("an earlier export")
     code = main(["export", "--data", str(tmp_path / "demo"), "--masks",
                  str(tmp_path / "demo" / "ground_truth"), "--format", "voc", "--out", str(dest)])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "No space left on device" in err
     assert sorted(p.name for p in disk.iterdir()) == ["export"]  # nothing half-written beside it
-    assert [p.name for p in dest.iterdir()] == ["earlier.txt"]
+    assert [p.relative_to(dest).as_posix() for p in dest.rglob("*")] == [
+        "VOCdevkit",
+        "VOCdevkit/earlier.txt",
+    ]
 
 
 def test_saving_a_mask_on_a_full_disk_keeps_the_previous_version(small_disk):

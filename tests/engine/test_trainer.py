@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mcc_engine.data.demo import write_demo
-from mcc_engine.errors import InputError
+from mcc_engine.errors import Cancelled, InputError
 from mcc_engine.train.config import TrainConfig
 from mcc_engine.train.schedule import lr_factor, warmup_steps
 from mcc_engine.train.trainer import train
@@ -39,7 +39,7 @@ def test_a_run_folder_holds_config_log_and_checkpoint(demo, tmp_path):
         TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=4, log_every=2),
         progress=seen.append,
     )
-    assert result.step == 4 and not result.cancelled
+    assert result.step == 4
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["classes"] == ["sun", "leaf", "fish", "boat"]
     assert config["train"]["crop"] == 32 and "torch" in config["versions"]
@@ -51,13 +51,13 @@ def test_a_run_folder_holds_config_log_and_checkpoint(demo, tmp_path):
 
 def test_cancel_keeps_a_checkpoint_and_resume_finishes(demo, tmp_path):
     run = tmp_path / "run"
-    result = train(
-        TrainConfig(data=str(demo), out=str(run), preset="tiny", iters=6), should_stop=lambda: True
-    )
-    assert result.cancelled and result.step == 1
+    with pytest.raises(Cancelled) as stopped:
+        cfg = TrainConfig(data=str(demo), out=str(run), preset="tiny", iters=6)
+        train(cfg, should_stop=lambda: True)
+    assert stopped.value.kept.step == 1 and stopped.value.kept.last_checkpoint == run / "last.pt"
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
     resumed = train(TrainConfig(resume=str(run)))
-    assert resumed.step == 6 and not resumed.cancelled
+    assert resumed.step == 6
 
 
 def test_resume_refuses_another_class_list(demo, tmp_path):
