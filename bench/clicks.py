@@ -13,10 +13,11 @@ NoC@t: interactions until the object's IoU first reaches t, --max-clicks where i
 The last line is `NoC@85 X.XX NoC@90 Y.YY` of the setting with the lowest NoC@90.
 
 --timing: milliseconds per click update on one image resized to 1000 x 1000 (first pass apart),
+wall time and process CPU time (the machine may be shared),
 with and without the model, on --threads CPU threads.
 
 Run: python bench/clicks.py --data DIR --gt GT_DIR [--checkpoint CKPT] [--max-clicks 20]
-     [--limit N] [--settings clicks,box,brush] [--timing]
+     [--skip N] [--limit N] [--settings clicks,box,brush] [--timing]
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def benchmark(args: argparse.Namespace) -> None:
             raise SystemExit(f"unknown setting {name!r}; use clicks, box, brush")
     tallies = {name: Tally(name) for name, *_ in settings}
     first_pass = []
-    samples = folder.samples[: args.limit] if args.limit else folder.samples
+    samples = folder.samples[args.skip :]
+    samples = samples[: args.limit] if args.limit else samples
     for sample in samples:
         image = read_image(folder.image_path(sample))
         truth_all = read_mask(
@@ -202,15 +204,17 @@ def timing(args: argparse.Namespace) -> None:
         first = time.perf_counter() - start
         session = ClickSession(ev, class_index=cls)
         pred = np.zeros_like(truth)
-        times = []
+        times, cpu = [], []
         for _ in range(args.clicks):
             click = next_click(pred, truth) or (0, 0, False)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             pred = session.add(click[0], click[1], positive=click[2])
             times.append(1000 * (time.perf_counter() - start))
+            cpu.append(1000 * (time.process_time() - start_cpu))
         print(
             f"{name:<9} first pass {1000 * first:6.0f} ms   per click: median "
-            f"{statistics.median(times):5.1f} ms, max {max(times):5.1f} ms, "
+            f"{statistics.median(times):5.1f} ms, max {max(times):5.1f} ms "
+            f"(CPU time: median {statistics.median(cpu):5.1f} ms), "
             f"IoU after {args.clicks} {iou(pred, truth):.3f}"
         )
 
@@ -222,7 +226,8 @@ def main() -> None:
     parser.add_argument("--gt", required=True)
     parser.add_argument("--checkpoint")
     parser.add_argument("--max-clicks", type=int, default=20)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N images")
+    parser.add_argument("--limit", type=int, default=0, help="only N images")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N images")
     parser.add_argument("--settings", default="clicks,box,brush")
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--threads", type=int, default=2)

@@ -127,10 +127,8 @@ def reach_logit(ev: ImageEvidence, positives: np.ndarray, negatives: np.ndarray)
     neither kind of click reaches, the cue is silent.
     """
     floor = 1e-3
-
-    def spread(clicked: np.ndarray) -> np.ndarray:
-        out = np.maximum(ev.reach(clicked.astype(np.float32)), 0)
-        return out / max(float(out.max()), 1e-12)
-
-    odds = np.log(spread(positives) + floor) - np.log(spread(negatives) + floor)
+    # Both kinds in one pass: the filter's cost is in its sweeps, not in the maps' count.
+    spread = np.maximum(ev.reach(np.stack([positives, negatives], axis=-1)), 0)
+    spread /= np.maximum(spread.max(axis=(0, 1)), 1e-12)
+    odds = np.log(spread[..., 0] + floor) - np.log(spread[..., 1] + floor)
     return np.clip(odds, -MAX_LOGIT, MAX_LOGIT).astype(np.float32)

@@ -87,5 +87,5 @@ def image_evidence(image: np.ndarray, *, side: int = WORK_SIDE) -> ImageEvidence
         lab=lab,
         bins=bins,
         smoother=edge_filter(lab),
-        reach=edge_filter(lab, sigma_space=REACH_SPACE, iterations=2),
+        reach=edge_filter(lab, sigma_space=REACH_SPACE, iterations=1),
     )

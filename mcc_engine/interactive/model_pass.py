@@ -18,13 +18,14 @@ import torch.nn.functional as F
 
 from mcc_engine.errors import InputError
 from mcc_engine.infer import head_trained
-from mcc_engine.interactive.evidence import ImageEvidence, image_evidence
+from mcc_engine.interactive.evidence import ImageEvidence, image_evidence, work_size
 from mcc_engine.method.cam import multiscale_cams
 from mcc_engine.method.par import par_refine
 from mcc_engine.model.network import MCCNet, ModelConfig, build_model
 from mcc_engine.model.weights import read_checkpoint
 
-MODEL_SIDE: Final = 512  # long side the network sees in the first pass
+MODEL_SIDE: Final = 384  # long side the network sees in the first pass (CAMs go to 1.5 times)
+PAR_SIDE: Final = 160  # PAR's size: the class maps are coarse, and PAR's cost grows with area
 CAM_BACKGROUND: Final = 0.45  # background score against the [0, 1] CAMs (as the Predictor's)
 CAM_SHARPNESS: Final = 0.1  # softmax temperature turning CAM scores into probabilities
 
@@ -99,13 +100,16 @@ def model_evidence(
         scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
         sharp = 1.0
     else:
-        cam, _ = multiscale_cams(model, x)
+        cam, _ = multiscale_cams(model, x, main_tokens=(enc.tokens[:1], enc.aux_tokens[:1]))
         scores = torch.cat([torch.full_like(cam[:, :1], CAM_BACKGROUND), cam], dim=1)
         sharp = CAM_SHARPNESS
     scores = scores.masked_fill(~allowed.view(1, -1, 1, 1), float("-inf"))
     probs = torch.softmax(scores.float() / sharp, dim=1)
     h, w = ev.work_shape
+    ph, pw = work_size(h, w, PAR_SIDE)
     rgb = torch.from_numpy(ev.small).to(device).permute(2, 0, 1)[None].float()
-    probs = par_refine(rgb, F.interpolate(probs, size=(h, w), mode="bilinear", align_corners=False))
+    rgb = F.interpolate(rgb, size=(ph, pw), mode="area")
+    probs = F.interpolate(probs, size=(ph, pw), mode="bilinear", align_corners=False)
+    probs = F.interpolate(par_refine(rgb, probs), size=(h, w), mode="bilinear", align_corners=False)
     feats = F.normalize(tokens.float(), dim=1)[0].cpu().numpy()
     return replace(ev, probs=probs[0].cpu().numpy(), tokens=feats)

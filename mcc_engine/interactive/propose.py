@@ -49,7 +49,27 @@ def click_radius(ev: ImageEvidence, settings: ProposeSettings) -> int:
     return max(1, round(settings.click_radius * max(ev.work_shape)))
 
 
-def log_odds(
+def click_cues(
+    ev: ImageEvidence,
+    *,
+    positives: list[Point],
+    negatives: list[Point],
+    settings: ProposeSettings,
+) -> np.ndarray:
+    """The cues (h, w) that depend on the clicks alone: token similarity and the clicks' reach."""
+    shape = ev.work_shape
+    total = np.zeros(shape, np.float32)
+    if settings.w_reach and positives and negatives:
+        radius = click_radius(ev, settings)
+        pos, neg = disc_mask(shape, positives, radius), disc_mask(shape, negatives, radius)
+        total += settings.w_reach * reach_logit(ev, pos, neg)
+    feats = feature_logit(ev, positives, negatives)
+    if feats is not None and settings.w_features:
+        total += settings.w_features * feats
+    return total
+
+
+def sample_cues(
     ev: ImageEvidence,
     *,
     class_index: int,
@@ -58,14 +78,14 @@ def log_odds(
     settings: ProposeSettings,
     sample: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The summed cues (h, w): positive where the object is more likely than not.
+    """The cues (h, w) learnt from sampled pixels: colour and the model's probability.
 
-    `sample` (bool, h, w), e.g. a box or the last round's proposal, is sampled as foreground
-    beside the positive clicks.
+    The foreground samples are the discs of the positive clicks and `sample` (bool, h, w: a box's
+    first proposal, or the last round's proposal); the background, the rest of the image and,
+    counting as much as all of that, the discs of the negative clicks.
     """
     shape = ev.work_shape
     radius = click_radius(ev, settings)
-    total = np.zeros(shape, np.float32)
     fg = disc_mask(shape, positives, radius)
     if sample is not None:
         fg |= sample
@@ -73,18 +93,13 @@ def log_odds(
     bg = ~fg | clicked_bg
 
     def learnt(ratio) -> np.ndarray:
-        # The clicked false samples count as much as the rest of the image together.
         out = ratio(fg, bg)
         return 0.5 * out + 0.5 * ratio(fg, clicked_bg) if negatives else out
 
+    total = np.zeros(shape, np.float32)
     prob = ev.class_prob(class_index)
     if prob is not None and settings.w_model:
         total += settings.w_model * learnt(lambda f, b: prob_logit(prob, f, b))
-    if settings.w_reach and positives and negatives:
-        total += settings.w_reach * reach_logit(ev, disc_mask(shape, positives, radius), clicked_bg)
-    feats = feature_logit(ev, positives, negatives)
-    if feats is not None and settings.w_features:
-        total += settings.w_features * feats
     if settings.w_colour:
         total += settings.w_colour * learnt(lambda f, b: colour_logit(ev, f, b))
     return total
@@ -146,9 +161,10 @@ def propose(
     """
     if not positives and inside is None:
         return np.zeros(ev.work_shape, bool)
+    fixed = click_cues(ev, positives=positives, negatives=negatives, settings=settings)
     region = None
     for _ in range(max(1, settings.rounds)):
-        odds = log_odds(
+        odds = fixed + sample_cues(
             ev,
             class_index=class_index,
             positives=positives,

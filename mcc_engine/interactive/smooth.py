@@ -23,24 +23,35 @@ ITERATIONS: Final = 2
 class EdgeFilter:
     """Per-iteration feedback coefficients between horizontal and vertical neighbours."""
 
-    across: tuple[np.ndarray, ...]  # (h, w - 1): between x and x + 1
+    across: tuple[np.ndarray, ...]  # (w - 1, h): between x and x + 1, stored transposed
     down: tuple[np.ndarray, ...]  # (h - 1, w): between y and y + 1
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        """The map (h, w) smoothed along the image's edges (float32)."""
+        """The map (h, w), or maps (h, w, k), smoothed along the image's edges (float32)."""
         out = values.astype(np.float32, copy=True)
+        stacked = out.ndim == 3
         for across, down in zip(self.across, self.down):
-            _sweep(out.T, across.T)  # columns in turn: rows of the transpose
+            if stacked:  # one coefficient serves every map of the stack
+                across, down = across[..., None], down[..., None]
+            # Along x on the transpose, made contiguous: each step is then one row in memory.
+            turned = np.ascontiguousarray(out.swapaxes(0, 1))
+            _sweep(turned, across)
+            out = np.ascontiguousarray(turned.swapaxes(0, 1))
             _sweep(out, down)
         return out
 
 
 def _sweep(out: np.ndarray, coef: np.ndarray) -> None:
-    """Forward and backward recursive pass along axis 0 of `out` (n, m), in place."""
+    """Forward and backward recursive pass along axis 0 of `out` (n, ...), in place."""
+    step = np.empty(out.shape[1:], np.float32)
     for i in range(1, out.shape[0]):
-        out[i] += coef[i - 1] * (out[i - 1] - out[i])
+        np.subtract(out[i - 1], out[i], out=step)
+        step *= coef[i - 1]
+        out[i] += step
     for i in range(out.shape[0] - 2, -1, -1):
-        out[i] += coef[i] * (out[i + 1] - out[i])
+        np.subtract(out[i + 1], out[i], out=step)
+        step *= coef[i]
+        out[i] += step
 
 
 def edge_filter(
@@ -61,6 +72,6 @@ def edge_filter(
         # Each iteration's sigma shrinks so that the passes together have variance sigma_s^2.
         sigma = sigma_s * math.sqrt(3) * 2 ** (iterations - i - 1) / math.sqrt(4**iterations - 1)
         a = math.exp(-math.sqrt(2) / sigma)
-        across.append(np.ascontiguousarray(a**dx, dtype=np.float32))
+        across.append(np.ascontiguousarray((a**dx).T, dtype=np.float32))
         down.append(np.ascontiguousarray(a**dy, dtype=np.float32))
     return EdgeFilter(tuple(across), tuple(down))
