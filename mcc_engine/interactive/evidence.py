@@ -18,6 +18,7 @@ from mcc_engine.interactive.smooth import EdgeFilter, edge_filter
 WORK_SIDE: Final = 320  # long side of the working resolution; smaller images keep their size
 COLOUR_LEVELS: Final = 16  # histogram levels per Lab channel (16^3 bins)
 REACH_SPACE: Final = 0.15  # a click's spatial reach, a share of the long side
+REACH_RANGE: Final = 12.0  # colour difference (summed 8-bit Lab) that halves a click's reach
 
 
 @dataclass
@@ -86,6 +87,6 @@ def image_evidence(image: np.ndarray, *, side: int = WORK_SIDE) -> ImageEvidence
         small=small,
         lab=lab,
         bins=bins,
-        smoother=edge_filter(lab),
-        reach=edge_filter(lab, sigma_space=REACH_SPACE, iterations=1),
+        smoother=edge_filter(lab, denoise=0),
+        reach=edge_filter(lab, sigma_space=REACH_SPACE, sigma_range=REACH_RANGE, iterations=1),
     )
