@@ -66,7 +66,7 @@ def run_clicks(
     if box:
         yield pred
     for _ in range(budget - int(box)):
-        click = next_click(pred, truth, ignore)
+        click = next_click(pred, truth, ignore=ignore)
         if click is None:
             yield pred
             continue
@@ -78,7 +78,7 @@ def run_brush(*, evidence, cls, truth, ignore, budget, box=False) -> Iterator[np
     """The brush baseline: one straight stroke of the default size per interaction."""
     pred = np.zeros_like(truth)
     for _ in range(budget):
-        brush_stroke(pred, truth, ignore, size=12)
+        brush_stroke(pred, truth, ignore=ignore, size=12)
         yield pred.copy()
 
 
@@ -109,7 +109,7 @@ def measure(tally: Tally, run: Run, *, budget: int, **kwargs) -> None:
     ious = []
     start = time.perf_counter()
     for pred in run(budget=budget, **kwargs):
-        ious.append(iou(pred, kwargs["truth"], kwargs["ignore"]))
+        ious.append(iou(pred, kwargs["truth"], ignore=kwargs["ignore"]))
         if ious[-1] >= 0.9:
             break  # both thresholds reached; the remaining clicks change no NoC
     tally.seconds += time.perf_counter() - start

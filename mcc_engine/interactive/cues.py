@@ -20,7 +20,7 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.clip(np.log(p / (1 - p)), -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
 
-def disc_mask(shape: tuple[int, int], points: list[Point], radius: int) -> np.ndarray:
+def disc_mask(shape: tuple[int, int], points: list[Point], *, radius: int) -> np.ndarray:
     """A bool mask with a filled disc at every point."""
     out = np.zeros(shape, np.uint8)
     for x, y in points:
@@ -29,7 +29,7 @@ def disc_mask(shape: tuple[int, int], points: list[Point], radius: int) -> np.nd
 
 
 def _histogram(
-    bins: np.ndarray, where: np.ndarray, dims: tuple[int, ...], spread: bool
+    bins: np.ndarray, where: np.ndarray, *, dims: tuple[int, ...], spread: bool
 ) -> np.ndarray:
     size = int(np.prod(dims))
     hist = np.bincount(bins[where], minlength=size).astype(np.float32).reshape(dims)
@@ -40,7 +40,7 @@ def _histogram(
 
 
 def ratio_logit(
-    bins: np.ndarray, fg: np.ndarray, bg: np.ndarray, *, dims: tuple[int, ...], spread: bool = True
+    bins: np.ndarray, *, fg: np.ndarray, bg: np.ndarray, dims: tuple[int, ...], spread: bool = True
 ) -> np.ndarray:
     """log P(bin | fg) / P(bin | bg) at every pixel, from two bool masks of sample pixels.
 
@@ -50,17 +50,18 @@ def ratio_logit(
         return np.zeros(bins.shape, np.float32)
     floor = 1e-5
     ratio = np.log(
-        (_histogram(bins, fg, dims, spread) + floor) / (_histogram(bins, bg, dims, spread) + floor)
+        (_histogram(bins, fg, dims=dims, spread=spread) + floor)
+        / (_histogram(bins, bg, dims=dims, spread=spread) + floor)
     )
     return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
 
-def colour_logit(ev: ImageEvidence, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+def colour_logit(ev: ImageEvidence, *, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """log P(colour | fg) / P(colour | bg) from two bool masks of sample pixels."""
-    return ratio_logit(ev.bins, fg, bg, dims=(COLOUR_LEVELS,) * 3)
+    return ratio_logit(ev.bins, fg=fg, bg=bg, dims=(COLOUR_LEVELS,) * 3)
 
 
-def prob_logit(prob: np.ndarray, fg: np.ndarray, bg: np.ndarray, *, levels: int = 16) -> np.ndarray:
+def prob_logit(prob: np.ndarray, *, fg: np.ndarray, bg: np.ndarray, levels: int = 16) -> np.ndarray:
     """log P(model probability | fg) / P(... | bg): the model's say, calibrated on the samples.
 
     Learnt from the samples like the colour model, so a class map the clicks contradict (a young
@@ -72,8 +73,8 @@ def prob_logit(prob: np.ndarray, fg: np.ndarray, bg: np.ndarray, *, levels: int 
     if not fg.any() or not bg.any():
         return np.zeros(prob.shape, np.float32)
     floor = 1e-5
-    p_fg = _histogram(bins, fg, (levels,), True)
-    p_bg = _histogram(bins, bg, (levels,), True)
+    p_fg = _histogram(bins, fg, dims=(levels,), spread=True)
+    p_bg = _histogram(bins, bg, dims=(levels,), spread=True)
     ratio = isotonic(np.log((p_fg + floor) / (p_bg + floor)), weights=p_fg + p_bg + floor)
     return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
@@ -91,7 +92,7 @@ def isotonic(values: np.ndarray, *, weights: np.ndarray) -> np.ndarray:
 
 
 def feature_logit(
-    ev: ImageEvidence, positives: list[Point], negatives: list[Point], *, temperature: float = 0.1
+    ev: ImageEvidence, *, positives: list[Point], negatives: list[Point], temperature: float = 0.1
 ) -> np.ndarray | None:
     """(max similarity to a positive click's token - max to a negative's) / temperature.
 
@@ -119,7 +120,7 @@ def feature_logit(
     return np.clip(score, -MAX_LOGIT, MAX_LOGIT)
 
 
-def reach_logit(ev: ImageEvidence, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+def reach_logit(ev: ImageEvidence, *, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     """log(reach of the positive clicks / reach of the negative ones), both spread along edges.
 
     A click's say spreads through its region of the image and hardly across edges (a geodesic

@@ -55,7 +55,7 @@ class ClickModel:
         return cls(model.eval().to(dev), list(data["classes"]), head_trained(data), dev)
 
 
-def _input(model: MCCNet, image: np.ndarray, side: int, device: torch.device) -> torch.Tensor:
+def _input(model: MCCNet, image: np.ndarray, *, side: int, device: torch.device) -> torch.Tensor:
     height, width = image.shape[:2]
     p = model.patch_size
     scale = min(1.0, side / max(height, width))
@@ -87,7 +87,7 @@ def model_evidence(
     ev = base if base is not None else image_evidence(image)
     model, device = net.model.eval(), net.device
     k = model.cfg.num_classes
-    x = _input(model, image, side, device)
+    x = _input(model, image, side=side, device=device)
     allowed = torch.ones(k + 1, dtype=torch.bool, device=device)
     if labels is not None:
         allowed[1:] = False

@@ -61,9 +61,10 @@ def click_cues(
     total = np.zeros(shape, np.float32)
     if settings.w_reach and positives and negatives:
         radius = click_radius(ev, settings)
-        pos, neg = disc_mask(shape, positives, radius), disc_mask(shape, negatives, radius)
-        total += settings.w_reach * reach_logit(ev, pos, neg)
-    feats = feature_logit(ev, positives, negatives)
+        pos = disc_mask(shape, positives, radius=radius)
+        neg = disc_mask(shape, negatives, radius=radius)
+        total += settings.w_reach * reach_logit(ev, positives=pos, negatives=neg)
+    feats = feature_logit(ev, positives=positives, negatives=negatives)
     if feats is not None and settings.w_features:
         total += settings.w_features * feats
     return total
@@ -86,10 +87,10 @@ def sample_cues(
     """
     shape = ev.work_shape
     radius = click_radius(ev, settings)
-    fg = disc_mask(shape, positives, radius)
+    fg = disc_mask(shape, positives, radius=radius)
     if sample is not None:
         fg |= sample
-    clicked_bg = disc_mask(shape, negatives, radius)
+    clicked_bg = disc_mask(shape, negatives, radius=radius)
     bg = ~fg | clicked_bg
 
     def learnt(ratio) -> np.ndarray:
@@ -99,9 +100,9 @@ def sample_cues(
     total = np.zeros(shape, np.float32)
     prob = ev.class_prob(class_index)
     if prob is not None and settings.w_model:
-        total += settings.w_model * learnt(lambda f, b: prob_logit(prob, f, b))
+        total += settings.w_model * learnt(lambda f, b: prob_logit(prob, fg=f, bg=b))
     if settings.w_colour:
-        total += settings.w_colour * learnt(lambda f, b: colour_logit(ev, f, b))
+        total += settings.w_colour * learnt(lambda f, b: colour_logit(ev, fg=f, bg=b))
     return total
 
 
@@ -121,8 +122,8 @@ def cut(
     """
     shape = ev.work_shape
     radius = click_radius(ev, settings)
-    pos = disc_mask(shape, positives, radius)
-    neg = disc_mask(shape, negatives, radius)
+    pos = disc_mask(shape, positives, radius=radius)
+    neg = disc_mask(shape, negatives, radius=radius)
     region = (ev.smoother(odds) if settings.refine == "smooth" else odds) > 0
     if inside is not None:
         region &= inside

@@ -27,7 +27,7 @@ def objects(truth: np.ndarray, *, min_area: int = 16) -> Iterator[tuple[int, np.
                 yield cls, labels == i
 
 
-def iou(pred: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None = None) -> float:
+def iou(pred: np.ndarray, truth: np.ndarray, *, ignore: np.ndarray | None = None) -> float:
     """Intersection over union of two bool masks, pixels in `ignore` left out."""
     keep = np.ones_like(truth) if ignore is None else ~ignore
     union = ((pred | truth) & keep).sum()
@@ -40,7 +40,7 @@ def _inner_distance(region: np.ndarray) -> np.ndarray:
 
 
 def next_click(
-    pred: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None = None
+    pred: np.ndarray, truth: np.ndarray, *, ignore: np.ndarray | None = None
 ) -> tuple[int, int, bool] | None:
     """(x, y, positive) of the protocol's next click, or None when nothing is wrong."""
     keep = np.ones_like(truth) if ignore is None else ~ignore
@@ -63,7 +63,7 @@ def noc(ious: Sequence[float], threshold: float, *, budget: int) -> int:
 
 
 def brush_stroke(
-    pred: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None = None, *, size: int = 12
+    pred: np.ndarray, truth: np.ndarray, *, ignore: np.ndarray | None = None, size: int = 12
 ) -> bool:
     """One simulated brush stroke, in place: a straight line along the largest error region.
 
@@ -72,7 +72,7 @@ def brush_stroke(
     the right label with the app's brush (a round-capped line `size` wide). False when nothing is
     wrong.
     """
-    click = next_click(pred, truth, ignore)
+    click = next_click(pred, truth, ignore=ignore)
     if click is None:
         return False
     x, y, positive = click

@@ -74,7 +74,7 @@ def test_the_model_cue_never_reads_the_model_backwards(seed):
     rng = np.random.default_rng(seed)
     prob = rng.random((30, 40)).astype(np.float32)
     fg = rng.random((30, 40)) < 0.2
-    cue = prob_logit(prob, fg, ~fg)
+    cue = prob_logit(prob, fg=fg, bg=~fg)
     order = np.argsort(prob.ravel())
     assert np.all(np.diff(cue.ravel()[order]) >= -1e-6)
 
@@ -132,7 +132,7 @@ def test_the_next_click_is_deepest_in_the_largest_error():
     assert next_click(pred, truth) == (29, 29, False)
     ignore = np.zeros_like(truth)
     ignore[20:39, 20:39] = True
-    assert next_click(pred, truth, ignore) is None
+    assert next_click(pred, truth, ignore=ignore) is None
 
 
 def test_noc_counts_the_budget_when_never_reached():
