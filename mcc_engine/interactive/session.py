@@ -40,10 +40,11 @@ class ClickSession:
     settings: ProposeSettings = field(default_factory=ProposeSettings)
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in image pixels
     clicks: list[Click] = field(default_factory=list, init=False)
-    # Working-resolution proposals after 0, 1, 2... clicks: each click starts from the one before,
-    # and undo goes back to it exactly.
+    # Working-resolution proposals after 0, 1, 2... clicks (the first is the box's): undo goes
+    # back to one exactly, with no recomputing.
     _proposals: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
     _inside: np.ndarray | None = field(default=None, init=False, repr=False)
+    _shown: np.ndarray | None = field(default=None, init=False, repr=False)  # mask() cached
 
     def __post_init__(self) -> None:
         ev = self.evidence
@@ -72,6 +73,7 @@ class ClickSession:
             sample=None if self._confined() is None else self._proposals[0],
         )
         self._proposals.append(work)
+        self._shown = None
         return self.mask()
 
     def _confined(self) -> np.ndarray | None:
@@ -87,10 +89,13 @@ class ClickSession:
         if self.clicks:
             self.clicks.pop()
             self._proposals.pop()
+            self._shown = None
         return self.mask()
 
     def mask(self) -> np.ndarray:
-        """The current proposal (bool, H, W); empty before the first positive click or box."""
+        """The current proposal (bool, H, W, a copy); empty before the first positive click or box."""
+        if self._shown is not None:
+            return self._shown.copy()
         mask = to_full(self.evidence, self._proposals[-1])
         if self._confined() is not None:
             x0, y0, x1, y1 = (round(v) for v in self.box)
@@ -100,4 +105,5 @@ class ClickSession:
             mask &= keep
         for c in self.clicks:  # the guarantee, at full resolution, later clicks last
             mask[c.y, c.x] = c.positive
-        return mask
+        self._shown = mask
+        return mask.copy()
