@@ -77,6 +77,7 @@ def grabcut(
     if foreground.all() or not foreground.any():
         return likely.copy()  # GrabCut fits one colour model to each side: both must exist
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut starts its colour models with k-means: same input, same result
     cv2.grabCut(image, init, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     cut = ((init == cv2.GC_FGD) | (init == cv2.GC_PR_FGD)).astype(np.float32)
     if scale != 1.0:

@@ -51,8 +51,9 @@ class ImageEvidence:
     def to_work(self, x: float, y: float) -> tuple[int, int]:
         """An image point (x, y) in full-resolution pixels -> (x, y) at the working resolution."""
         (height, width), (h, w) = self.full_shape, self.work_shape
-        return (min(w - 1, max(0, int((x + 0.5) * w / width))),
-                min(h - 1, max(0, int((y + 0.5) * h / height))))  # fmt: skip
+        wx = min(w - 1, max(0, int((x + 0.5) * w / width)))
+        wy = min(h - 1, max(0, int((y + 0.5) * h / height)))
+        return wx, wy
 
     def class_prob(self, class_index: int) -> np.ndarray | None:
         """The model's probability (h, w) of one class (1..K), or None without a model."""
