@@ -10,6 +10,8 @@ from the border of its error region, positive in a missed region and negative in
   brush         the baseline: straight strokes of the default brush (12 px) along the largest
                 error region, each stroke counted as a click
 NoC@t: interactions until the object's IoU first reaches t, --max-clicks where it never does.
+IoU@k: the IoU after k interactions (the annotator stops at 90%). ms/click: wall time per
+interaction, the simulation included. Images without a true mask are left out.
 The last line is `NoC@85 X.XX NoC@90 Y.YY` of the setting with the lowest NoC@90.
 
 --timing: milliseconds per click update on one image resized to 1000 x 1000 (first pass apart),
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mcc_engine.data.folder import load_data_folder
 from mcc_engine.data.images import read_image
 from mcc_engine.data.masks import IGNORE, mask_rel_path, read_mask
+from mcc_engine.errors import InputError
 from mcc_engine.interactive import (
     ClickModel,
     ClickSession,
@@ -140,11 +143,14 @@ def benchmark(args: argparse.Namespace) -> None:
     first_pass = []
     samples = folder.samples[args.skip :]
     samples = samples[: args.limit] if args.limit else samples
+    missing = 0
     for sample in samples:
+        truth_path = Path(args.gt) / mask_rel_path(sample.rel_path)
+        if not truth_path.is_file():
+            missing += 1
+            continue
         image = read_image(folder.image_path(sample))
-        truth_all = read_mask(
-            Path(args.gt) / mask_rel_path(sample.rel_path), num_classes=len(folder.classes) + 1
-        )
+        truth_all = read_mask(truth_path, num_classes=len(folder.classes) + 1)
         ignore = truth_all == IGNORE
         plain = image_evidence(image)
         modelled = None
@@ -165,8 +171,15 @@ def benchmark(args: argparse.Namespace) -> None:
                     ignore=ignore,
                     box=box,
                 )
+    if missing == len(samples):
+        raise InputError(
+            args.gt, "no true mask for any image (a mask is named like its image, .png)"
+        )
+    if not tallies[settings[0][0]].noc90:
+        raise InputError(args.gt, "no object: no true mask of these images names a class")
     print(
-        f"{len(samples)} images, click budget {args.max_clicks}"
+        f"{len(samples) - missing} images ({missing} without a true mask left out), click budget "
+        f"{args.max_clicks}"
         + (f", model first pass {1000 * np.mean(first_pass):.0f} ms/image" if first_pass else "")
     )
     print(
@@ -233,7 +246,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clicks", type=int, default=10, help="clicks timed (--timing)")
     args = parser.parse_args()
-    timing(args) if args.timing else benchmark(args)
+    try:
+        timing(args) if args.timing else benchmark(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -42,3 +42,11 @@ def test_the_bench_prints_its_table_and_the_best_noc(tmp_path):
     names = [line.split()[0] for line in lines[2:-2]]
     assert names == ["clicks", "clicks+model", "box", "box+model", "brush"]
     assert re.fullmatch(r"NoC@85 \d+\.\d\d NoC@90 \d+\.\d\d", lines[-1])
+
+
+def test_the_bench_says_in_one_line_when_there_is_no_truth(tmp_path):
+    write_demo(tmp_path / "demo", count=1)
+    args = ["--data", str(tmp_path / "demo"), "--gt", str(tmp_path / "nowhere")]
+    done = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "no true mask" in done.stderr
