@@ -14,12 +14,6 @@ Point = tuple[int, int]  # (x, y) at the working resolution
 MAX_LOGIT: Final = 6.0  # the most any one cue may say; keeps one confident cue from deciding alone
 
 
-def logit(p: np.ndarray) -> np.ndarray:
-    """log(p / (1 - p)), clipped to +-MAX_LOGIT."""
-    p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.clip(np.log(p / (1 - p)), -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
-
-
 def disc_mask(shape: tuple[int, int], points: list[Point], *, radius: int) -> np.ndarray:
     """A bool mask with a filled disc at every point."""
     out = np.zeros(shape, np.uint8)
@@ -35,7 +29,9 @@ def _histogram(
     hist = np.bincount(bins[where], minlength=size).astype(np.float32).reshape(dims)
     # Neighbouring bins share mass: a few sampled pixels then stand for the shades around them.
     for axis in range(len(dims) if spread else 0):
-        hist = (np.roll(hist, 1, axis) + 2 * hist + np.roll(hist, -1, axis)) / 4
+        h = np.moveaxis(hist, axis, 0)
+        padded = np.concatenate([np.zeros_like(h[:1]), h, np.zeros_like(h[:1])])
+        hist = np.moveaxis((padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4, 0, axis)
     return hist.ravel() / max(1.0, float(hist.sum()))
 
 
