@@ -113,5 +113,6 @@ def model_evidence(
     probs = F.interpolate(par_refine(rgb, probs), size=(h, w), mode="bilinear", align_corners=False)
     # PAR's weights sum to a little over 1 per pixel (its distance term), so its output does too.
     probs = probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-8)
-    feats = F.normalize(tokens.float(), dim=1)[0].cpu().numpy()
-    return replace(ev, probs=probs[0].cpu().numpy(), tokens=feats)
+    # Contiguous copies: the flipped sums leave strided tensors, and every click reads these.
+    feats = np.ascontiguousarray(F.normalize(tokens.float(), dim=1)[0].cpu().numpy())
+    return replace(ev, probs=np.ascontiguousarray(probs[0].cpu().numpy()), tokens=feats)
