@@ -15,8 +15,8 @@ interaction, the simulation included. Images without a true mask are left out.
 The last line is `NoC@85 X.XX NoC@90 Y.YY` of the setting with the lowest NoC@90.
 
 --timing: milliseconds per click update on one image resized to 1000 x 1000 (first pass apart),
-wall time and process CPU time (the machine may be shared),
-with and without the model, on --threads CPU threads.
+wall time and process CPU time (the machine may be shared), and for one box, with and without
+the model, on --threads CPU threads.
 
 Run: python bench/clicks.py --data DIR --gt GT_DIR [--checkpoint CKPT] [--max-clicks 20]
      [--skip N] [--limit N] [--settings clicks,box,brush] [--timing]
@@ -224,11 +224,15 @@ def timing(args: argparse.Namespace) -> None:
             pred = session.add(click[0], click[1], positive=click[2])
             times.append(1000 * (time.perf_counter() - start))
             cpu.append(1000 * (time.process_time() - start_cpu))
+        ys, xs = np.nonzero(truth)
+        start = time.perf_counter()
+        ClickSession(ev, class_index=cls, box=(xs.min(), ys.min(), xs.max(), ys.max())).mask()
+        box_ms = 1000 * (time.perf_counter() - start)
         print(
             f"{name:<9} first pass {1000 * first:6.0f} ms   per click: median "
             f"{statistics.median(times):5.1f} ms, max {max(times):5.1f} ms "
             f"(CPU time: median {statistics.median(cpu):5.1f} ms), "
-            f"IoU after {args.clicks} {iou(pred, truth):.3f}"
+            f"IoU after {args.clicks} {iou(pred, truth):.3f}; a box {box_ms:.0f} ms"
         )
 
 
