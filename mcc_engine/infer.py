@@ -19,8 +19,8 @@ from mcc_engine.method.authors_inference import BACKGROUND, authors_cam, authors
 from mcc_engine.method.cam import normalise_cam
 from mcc_engine.method.dense_crf import AUTHORS_CRF, OURS_CRF, dense_crf
 from mcc_engine.method.par import par_refine
-from mcc_engine.model.network import MCCNet, ModelConfig, build_model
-from mcc_engine.model.weights import read_checkpoint
+from mcc_engine.model.network import MCCNet
+from mcc_engine.model.weights import load_run_checkpoint
 from mcc_engine.train.device import pick_device
 
 # The network sees images shrunk to at most INFER_CROPS x the training crop on the longer side,
@@ -127,16 +127,7 @@ class Predictor:
         cls, path: str | Path, *, device: str = "auto", side: int | None = None
     ) -> Predictor:
         """Load a run's checkpoint (weights_only) for inference."""
-        data = read_checkpoint(path)
-        if "model_config" not in data or "model" not in data:
-            raise InputError(path, "not an MCC Annotate checkpoint (no model settings inside)")
-        model = build_model(ModelConfig.from_dict(data["model_config"]))
-        try:
-            model.load_state_dict(data["model"], strict=True)
-        except RuntimeError as exc:
-            raise InputError(
-                path, f"weights do not fit the model ({str(exc).splitlines()[0]})"
-            ) from None
+        model, data = load_run_checkpoint(path)
         crop = (data.get("train_config") or {}).get("crop") or data["model_config"].get("img_size")
         return cls(
             model,

@@ -16,13 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mcc_engine.errors import InputError
 from mcc_engine.infer import head_trained
 from mcc_engine.interactive.evidence import ImageEvidence, image_evidence, work_size
 from mcc_engine.method.cam import multiscale_cams
 from mcc_engine.method.par import par_refine
-from mcc_engine.model.network import MCCNet, ModelConfig, build_model
-from mcc_engine.model.weights import read_checkpoint
+from mcc_engine.model.network import MCCNet
+from mcc_engine.model.weights import load_run_checkpoint
 
 MODEL_SIDE: Final = 384  # long side the network sees in the first pass (CAMs go to 1.5 times)
 PAR_SIDE: Final = 160  # PAR's size: the class maps are coarse, and PAR's cost grows with area
@@ -42,15 +41,7 @@ class ClickModel:
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str = "cpu") -> ClickModel:
         """Load a run's checkpoint (weights_only) for the interactive tools."""
-        data = read_checkpoint(path)
-        if "model_config" not in data or "model" not in data:
-            raise InputError(path, "not an MCC Annotate checkpoint (no model settings inside)")
-        model = build_model(ModelConfig.from_dict(data["model_config"]))
-        try:
-            model.load_state_dict(data["model"], strict=True)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise InputError(path, f"weights do not fit the model ({first})") from None
+        model, data = load_run_checkpoint(path)
         dev = torch.device(device)
         return cls(model.eval().to(dev), list(data["classes"]), head_trained(data), dev)
 

@@ -46,6 +46,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def load_run_checkpoint(path: str | Path):
+    """(model, checkpoint dict) of one of our runs' checkpoints, built from its own settings."""
+    from mcc_engine.model.network import ModelConfig, build_model
+
+    data = read_checkpoint(path)
+    if "model_config" not in data or "model" not in data:
+        raise InputError(path, "not an MCC Annotate checkpoint (no model settings inside)")
+    model = build_model(ModelConfig.from_dict(data["model_config"]))
+    try:
+        model.load_state_dict(data["model"], strict=True)
+    except RuntimeError as exc:
+        raise InputError(
+            path, f"weights do not fit the model ({str(exc).splitlines()[0]})"
+        ) from None
+    return model, data
+
+
 def state_dict_of(data: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint, unwrapped from 'model'/'state_dict' and without 'module.'."""
     for key in ("model", "state_dict", "model_state"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from mcc_engine.data.demo import write_demo
+from mcc_engine.model.network import ModelConfig
 from tests.engine.tiny import TINY, tiny_model
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "clicks.py"
@@ -20,7 +21,7 @@ def test_the_bench_prints_its_table_and_the_best_noc(tmp_path):
     torch.save(
         {
             "model": tiny_model(4).state_dict(),
-            "model_config": {"num_classes": 4, **TINY},
+            "model_config": ModelConfig(num_classes=4, **TINY).to_dict(),
             "classes": classes,
         },
         checkpoint,

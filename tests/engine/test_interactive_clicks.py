@@ -15,6 +15,7 @@ from mcc_engine.interactive import (
     image_evidence,
     model_evidence,
 )
+from mcc_engine.model.network import ModelConfig
 from tests.engine.scenes import centre_of, ellipse_scene, iou
 from tests.engine.tiny import TINY, tiny_model
 
@@ -122,7 +123,7 @@ def test_the_model_evidence_path_runs(source):
 def test_a_checkpoint_loads_for_the_tools(tmp_path):
     model = tiny_model(num_classes=3)
     path = tmp_path / "last.pt"
-    config = {"num_classes": 3, **TINY}
+    config = ModelConfig(num_classes=3, **TINY).to_dict()
     torch.save(
         {"model": model.state_dict(), "model_config": config, "classes": ["a", "b", "c"]}, path
     )
