@@ -93,6 +93,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_FRACTION,
         help="share of iterations on the classification losses alone (0 to <1)",
     )
+    train.add_argument(
+        "--mcc-cosine",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="MCC on L2-normalised projector outputs (the demo and cpu presets' departure) or on "
+        "the raw inner product (the authors'); default: the preset's",
+    )
     train.add_argument("--masks", type=Path, help="corrected masks: exact labels for their images")
     train.add_argument("--save-every", type=_integer(1), default=100)
     train.add_argument("--log-every", type=_integer(1), default=10)
@@ -166,6 +173,7 @@ def _cmd_train(args) -> int:
                                            "batch", "crop", "lr", "amp", "seed")}  # fmt: skip
     method = {f"w_{k}": getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
     method["cam_warmup_fraction"] = args.cam_warmup
+    method["mcc_cosine"] = args.mcc_cosine
     cfg = TrainConfig(
         data=str(args.data) if args.data else None, out=str(args.out) if args.out else None,
         resume=str(args.resume) if args.resume else None, device=args.device,

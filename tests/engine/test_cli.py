@@ -185,3 +185,14 @@ def test_usage_errors_are_one_line_with_the_command(argv, prefix, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(prefix), err
     assert len(err.splitlines()) == 1, err
+
+
+def test_mcc_cosine_flag_reaches_the_run_settings(demo, tmp_path):
+    from mcc_engine.cli import main
+
+    for flag, expected in (("--no-mcc-cosine", False), ("--mcc-cosine", True)):
+        run = tmp_path / flag
+        args = ["train", "--data", str(demo), "--out", str(run), "--preset", "cpu", "--iters", "1"]
+        assert main([*args, "--crop", "16", "--batch", "2", flag]) == 0
+        config = json.loads((run / "config.json").read_text())
+        assert config["method"]["mcc_cosine"] is expected
