@@ -40,15 +40,19 @@ class ExportSummary:
 
     def describe(self) -> str:
         """One paragraph for people."""
-        lines = [f"exported {len(self.train) + len(self.val)} images as {self.fmt.upper()} to "
-                 f"{self.out} ({len(self.train)} train, {len(self.val)} val)"]  # fmt: skip
+        lines = [
+            f"exported {len(self.train) + len(self.val)} images as {self.fmt.upper()} to "
+            f"{self.out} ({len(self.train)} train, {len(self.val)} val)"
+        ]
         if self.fmt == "coco":
             lines.append(f"{self.annotations} annotations")
         if self.not_chosen:
             lines.append(f"{len(self.not_chosen)} images not chosen were left out")
         if self.without_mask:
-            lines.append(f"{len(self.without_mask)} images without a mask were left out, "
-                         f"e.g. {self.without_mask[0]}")  # fmt: skip
+            lines.append(
+                f"{len(self.without_mask)} images without a mask were left out, "
+                f"e.g. {self.without_mask[0]}"
+            )
         if self.dropped_specks:
             lines.append(f"{self.dropped_specks} specks under {MIN_POLYGON_AREA} px dropped")
         return "; ".join(lines)
@@ -116,8 +120,15 @@ def export_dataset(
     summary.train, summary.val = train, val
     writer = _write_voc if fmt == "voc" else _write_coco
     with staged_directory(out) as stage:
-        writer(stage, folder, chosen, summary, coco_segmentation=coco_segmentation,
-               progress=progress, should_stop=should_stop)  # fmt: skip
+        writer(
+            stage,
+            folder,
+            chosen,
+            summary,
+            coco_segmentation=coco_segmentation,
+            progress=progress,
+            should_stop=should_stop,
+        )
     return summary
 
 
@@ -201,8 +212,11 @@ def _write_voc(stage, folder, chosen, summary, *, coco_segmentation, progress, s
         _tick(progress, should_stop, i + 1, len(chosen))
     sets = root / "ImageSets" / "Segmentation"
     sets.mkdir(parents=True)
-    for name, items in (("train", summary.train), ("val", summary.val),
-                        ("trainval", sorted(summary.train + summary.val))):  # fmt: skip
+    for name, items in (
+        ("train", summary.train),
+        ("val", summary.val),
+        ("trainval", sorted(summary.train + summary.val)),
+    ):
         (sets / f"{name}.txt").write_text(
             "".join(f"{image_id(r)}\n" for r in items), encoding="utf-8"
         )
@@ -242,8 +256,10 @@ def _write_coco(
         )
     (stage / "images").mkdir()
     (stage / "annotations").mkdir()
-    categories = [{"id": k, "name": name, "supercategory": "object"}
-                  for k, name in enumerate(folder.classes, start=1)]  # fmt: skip
+    categories = [
+        {"id": k, "name": name, "supercategory": "object"}
+        for k, name in enumerate(folder.classes, start=1)
+    ]
     docs = {
         split: {"images": [], "annotations": [], "categories": categories}
         for split in ("train", "val")
@@ -259,8 +275,14 @@ def _write_coco(
             {"id": i + 1, "file_name": file_name, "width": width, "height": height}
         )
         for comp in components(mask):
-            ann = {"id": next_id, "image_id": i + 1, "category_id": comp.label, "iscrowd": 0,
-                   "area": comp.area, "bbox": list(comp.bbox)}  # fmt: skip
+            ann = {
+                "id": next_id,
+                "image_id": i + 1,
+                "category_id": comp.label,
+                "iscrowd": 0,
+                "area": comp.area,
+                "bbox": list(comp.bbox),
+            }
             polys = _polygons(comp) if coco_segmentation == "polygon" else None
             if coco_segmentation == "polygon" and comp.area < MIN_POLYGON_AREA:
                 summary.dropped_specks += 1

@@ -34,9 +34,11 @@ class ImportReport:
             parts.append(
                 f"unknown classes (left unlabelled): {', '.join(sorted(self.unknown_classes))}"
             )
-        for name, items in (("images not in the project", self.missing_images),
-                            ("size mismatches", self.size_mismatch),
-                            ("paths refused (outside the project)", self.refused_paths)):  # fmt: skip
+        for name, items in (
+            ("images not in the project", self.missing_images),
+            ("size mismatches", self.size_mismatch),
+            ("paths refused (outside the project)", self.refused_paths),
+        ):
             if items:
                 parts.append(f"{len(items)} {name}, e.g. {items[0]}")
         return "; ".join(parts)
@@ -107,8 +109,11 @@ def import_voc(project: Project, root: str | Path) -> ImportReport:
         raise InputError(root, "no SegmentationClass folder")
     names = {0: "background", **{k: n for k, n in enumerate(VOC_CLASSES, start=1)}}
     if (root / "labelmap.txt").is_file():
-        lines = [ln for ln in (root / "labelmap.txt").read_text(encoding="utf-8").splitlines()
-                 if ln.strip() and not ln.startswith("#")]  # fmt: skip
+        lines = [
+            ln
+            for ln in (root / "labelmap.txt").read_text(encoding="utf-8").splitlines()
+            if ln.strip() and not ln.startswith("#")
+        ]
         names = {k: ln.split(":")[0] for k, ln in enumerate(lines)}
     report = ImportReport()
     lut = _class_map(project, names, report)

@@ -69,8 +69,10 @@ def multiscale_cams(
         x = rescale(images, scale, model.patch_size)
         if main_tokens is not None and x is images:
             enc = model.encode(x.flip(-1))
-            token_sets = [torch.cat([known.detach(), new]) for known, new in
-                          zip(main_tokens, (enc.tokens, enc.aux_tokens))]  # fmt: skip
+            token_sets = [
+                torch.cat([known.detach(), new])
+                for known, new in zip(main_tokens, (enc.tokens, enc.aux_tokens))
+            ]
         else:
             enc = model.encode(torch.cat([x, x.flip(-1)], dim=0))
             token_sets = [enc.tokens, enc.aux_tokens]

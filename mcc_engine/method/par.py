@@ -31,9 +31,12 @@ def _distances(dilations: Sequence[int], device: torch.device) -> torch.Tensor:
 
 
 def par_affinity(
-    images: torch.Tensor, *, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24), w1: float = 0.3,
+    images: torch.Tensor,
+    *,
+    dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+    w1: float = 0.3,
     w2: float = 0.01,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """Neighbour weights (B, 1, N, H, W) from appearance and distance; each pixel's sum is 1 + w2."""
     neighbours = dilated_neighbours(images, dilations)
     # (|I_p - I_n| / (std + 1e-8) / w1)^2 written as one scale per pixel and channel; the std is

@@ -115,8 +115,12 @@ def _fit_pos_embed(model, state: dict[str, torch.Tensor]) -> None:
     if key in state and state[key].shape != target.shape and state[key].ndim == 3:
         prefix = 0 if getattr(model.encoder, "no_embed_class", False) else model.num_prefix
         old = round((state[key].shape[1] - prefix) ** 0.5)
-        state[key] = resample_abs_pos_embed(state[key], new_size=model.encoder.patch_embed.grid_size,
-                                            old_size=(old, old), num_prefix_tokens=prefix)  # fmt: skip
+        state[key] = resample_abs_pos_embed(
+            state[key],
+            new_size=model.encoder.patch_embed.grid_size,
+            old_size=(old, old),
+            num_prefix_tokens=prefix,
+        )
 
 
 def _load_encoder(model, state: dict[str, torch.Tensor], path: Path) -> LoadReport:
@@ -138,8 +142,10 @@ def _load_full(model, state, path: Path, *, classes, file_classes) -> LoadReport
     state = {k: v for k, v in state.items() if k not in _UNUSED}
     encoder_state = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     _fit_pos_embed(model, encoder_state)
-    state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")},
-             **{f"encoder.{k}": v for k, v in encoder_state.items()}}  # fmt: skip
+    state = {
+        **{k: v for k, v in state.items() if not k.startswith("encoder.")},
+        **{f"encoder.{k}": v for k, v in encoder_state.items()},
+    }
     own = model.state_dict()
     report = LoadReport()
     per_class = {k: state.pop(k) for k in _PER_CLASS if k in state}
@@ -174,8 +180,11 @@ def _matching_rows(key: str, file_classes, classes) -> list[tuple[int, int]]:
         return []
     shift = 1 if "conv8" in key else 0  # the decoder's row 0 is background
     index = {name.casefold(): i for i, name in enumerate(file_classes)}
-    rows = [(index[name.casefold()] + shift, i + shift) for i, name in enumerate(classes)
-            if name.casefold() in index]  # fmt: skip
+    rows = [
+        (index[name.casefold()] + shift, i + shift)
+        for i, name in enumerate(classes)
+        if name.casefold() in index
+    ]
     return ([(0, 0)] if shift else []) + rows
 
 

@@ -11,8 +11,12 @@ from mcc_engine.errors import InputError
 from mcc_engine.method.config import MethodConfig
 
 _SMALL_VIT: Final = {"embed_dim": 192, "depth": 6, "num_heads": 3, "patch_size": 8}
-_SMALL_HEADS: Final = {"proj_hidden": 512, "proj_bottleneck": 128, "proj_out": 256,
-                       "decoder_dim": 256}  # fmt: skip
+_SMALL_HEADS: Final = {
+    "proj_hidden": 512,
+    "proj_bottleneck": 128,
+    "proj_out": 256,
+    "decoder_dim": 256,
+}
 
 # What our presets change in the method (MethodConfig), each a named departure with its reason:
 # the authors' quirks corrected (their box and flip handling), and for ViTs trained from scratch
@@ -28,37 +32,79 @@ _FROM_SCRATCH: Final = {**_CORRECTED, "mcc_cosine": True}
 PRESETS: Final[dict[str, dict[str, Any]]] = {
     # For tests and smoke checks only: learns nothing useful, runs in a second.
     "tiny": {
-        "backbone": "vit_small_patch16_224", "weights": "none", "crop": 32, "batch": 2,
-        "iters": 4, "lr": 1e-3, "amp": False, "method": {},
-        "model": {"overrides": {"embed_dim": 32, "depth": 2, "num_heads": 2, "patch_size": 8},
-                  "proj_hidden": 64, "proj_bottleneck": 32, "proj_out": 64, "decoder_dim": 32},
+        "backbone": "vit_small_patch16_224",
+        "weights": "none",
+        "crop": 32,
+        "batch": 2,
+        "iters": 4,
+        "lr": 1e-3,
+        "amp": False,
+        "method": {},
+        "model": {
+            "overrides": {"embed_dim": 32, "depth": 2, "num_heads": 2, "patch_size": 8},
+            "proj_hidden": 64,
+            "proj_bottleneck": 32,
+            "proj_out": 64,
+            "decoder_dim": 32,
+        },
     },
     # The demo data on a laptop CPU: a small ViT from scratch, a few minutes.
     "demo": {
-        "backbone": "vit_small_patch16_224", "weights": "none", "crop": 64, "batch": 8,
-        "iters": 300, "lr": 5e-4, "amp": False, "method": dict(_FROM_SCRATCH),
-        "model": {"overrides": {"embed_dim": 128, "depth": 4, "num_heads": 2, "patch_size": 8},
-                  "proj_hidden": 512, "proj_bottleneck": 128, "proj_out": 256, "decoder_dim": 128},
+        "backbone": "vit_small_patch16_224",
+        "weights": "none",
+        "crop": 64,
+        "batch": 8,
+        "iters": 300,
+        "lr": 5e-4,
+        "amp": False,
+        "method": dict(_FROM_SCRATCH),
+        "model": {
+            "overrides": {"embed_dim": 128, "depth": 4, "num_heads": 2, "patch_size": 8},
+            "proj_hidden": 512,
+            "proj_bottleneck": 128,
+            "proj_out": 256,
+            "decoder_dim": 128,
+        },
     },
     # Your own small data on a CPU: a larger small ViT, about ten minutes on two cores.
     "cpu": {
-        "backbone": "vit_small_patch16_224", "weights": "none", "crop": 96, "batch": 8,
-        "iters": 500, "lr": 5e-4, "amp": False, "method": {**_FROM_SCRATCH, "mask_cell": 2},
+        "backbone": "vit_small_patch16_224",
+        "weights": "none",
+        "crop": 96,
+        "batch": 8,
+        "iters": 500,
+        "lr": 5e-4,
+        "amp": False,
+        "method": {**_FROM_SCRATCH, "mask_cell": 2},
         "model": {"overrides": _SMALL_VIT, **_SMALL_HEADS},
     },
     # One desktop GPU: DeiT-S from ImageNet weights, mixed precision.
     "gpu": {
-        "backbone": "deit_small_patch16_224", "weights": "imagenet", "crop": 320, "batch": 8,
-        "iters": 8000, "lr": 6e-5, "amp": True, "method": dict(_CORRECTED), "model": {},
+        "backbone": "deit_small_patch16_224",
+        "weights": "imagenet",
+        "crop": 320,
+        "batch": 8,
+        "iters": 8000,
+        "lr": 6e-5,
+        "amp": True,
+        "method": dict(_CORRECTED),
+        "model": {},
     },
     # The paper's setting: DeiT-B/16, crop 448, batch 4, 20k iterations, the authors' method
     # throughout (their quirks included). Mixed precision is ours (the authors ran fp32) so that
     # it fits a 12 GB GPU; --no-amp gives fp32.
     "paper": {
-        "backbone": "deit_base_patch16_224", "weights": "imagenet", "crop": 448, "batch": 4,
-        "iters": 20000, "lr": 6e-5, "amp": True, "method": {}, "model": {},
+        "backbone": "deit_base_patch16_224",
+        "weights": "imagenet",
+        "crop": 448,
+        "batch": 4,
+        "iters": 20000,
+        "lr": 6e-5,
+        "amp": True,
+        "method": {},
+        "model": {},
     },
-}  # fmt: skip
+}
 
 # Settings a resumed run may change; any other given setting must agree with the run's.
 RESUMABLE_CHANGES: Final = (

@@ -73,5 +73,7 @@ def device_label(device: torch.device) -> str:
 
 def out_of_memory_message(*, crop: int, batch: int) -> str:
     """One line for a CUDA out-of-memory failure, with what to change."""
-    return (f"the GPU ran out of memory at crop {crop} and batch {batch}; try a smaller --crop "
-            f"(e.g. {max(64, crop // 2)}) or --batch, --amp, or --device cpu")  # fmt: skip
+    return (
+        f"the GPU ran out of memory at crop {crop} and batch {batch}; try a smaller --crop "
+        f"(e.g. {max(64, crop // 2)}) or --batch, --amp, or --device cpu"
+    )

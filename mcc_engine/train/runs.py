@@ -16,8 +16,20 @@ import torch
 import mcc_engine
 from mcc_engine.atomic import atomic_path, atomic_write_text
 
-LOG_COLUMNS = ("step", "lr", "total", "cls", "cls_aux", "aff", "mcc", "seg", "reg", "cam_mask",
-               "positive_locals", "seconds")  # fmt: skip
+LOG_COLUMNS = (
+    "step",
+    "lr",
+    "total",
+    "cls",
+    "cls_aux",
+    "aff",
+    "mcc",
+    "seg",
+    "reg",
+    "cam_mask",
+    "positive_locals",
+    "seconds",
+)
 
 
 def versions() -> dict[str, str]:

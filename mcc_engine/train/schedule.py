@@ -33,8 +33,10 @@ def make_optimizer(model, *, lr: float, weight_decay: float = 0.01) -> torch.opt
     encoder, heads = model.param_groups()
     return torch.optim.AdamW(
         [{"params": encoder, "lr": lr}, {"params": heads, "lr": 10 * lr}],
-        lr=lr, weight_decay=weight_decay, betas=(0.9, 0.999),
-    )  # fmt: skip
+        lr=lr,
+        weight_decay=weight_decay,
+        betas=(0.9, 0.999),
+    )
 
 
 def make_scheduler(optimizer, *, total: int) -> LambdaLR:
