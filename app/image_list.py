@@ -55,6 +55,17 @@ class ImageListModel(QAbstractListModel):
             self.rows[row] = image
             self.dataChanged.emit(self.index(row), self.index(row))
 
+    def update_images(self, images: list[ImageInfo]) -> None:
+        """`update_image` for many rows, redrawn at once (tagging thousands in one key press)."""
+        rows = []
+        for image in images:
+            row = self._row_of_id.get(image.id)
+            if row is not None:
+                self.rows[row] = image
+                rows.append(row)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
     def row_of(self, image_id: int) -> int | None:
         """The row showing an image, if the filter keeps it."""
         return self._row_of_id.get(image_id)

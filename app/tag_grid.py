@@ -7,7 +7,7 @@ selection of its own. Its keys are announced as signals: the tagging view acts o
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
@@ -21,11 +21,29 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 DIGITS = {getattr(Qt.Key, f"Key_{k}"): k for k in range(1, 10)}
+GRID_KEYS = (  # for the shortcut sheet
+    ("Shift+click, Ctrl+click, drag", "tagging view: select several images"),
+    ("1 … 9", "tagging view: toggle class k on the selected images"),
+    ("U", "tagging view: next untagged image"),
+    ("Return", "tagging view: the selected images take their suggested tags"),
+    ("Ctrl+Z, Ctrl+Shift+Z", "tagging view: undo, redo a tag change"),
+)
 
 
 def _text_on(color: QColor) -> QColor:
     light = color.red() * 0.299 + color.green() * 0.587 + color.blue() * 0.114 > 140
     return QColor(0, 0, 0) if light else QColor(255, 255, 255)
+
+
+def _runs(rows: list[int]) -> list[list[int]]:
+    """Sorted rows as runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for row in rows:
+        if runs and row == runs[-1][-1] + 1:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
 
 
 class TagDelegate(QStyledItemDelegate):
@@ -162,10 +180,11 @@ class TagGrid(QListView):
     def select_ids(self, ids: list[int], *, current: int | None = None) -> None:
         """Select these images (the first, or `current`, becomes current and is scrolled to)."""
         model, selection = self.model(), self.selectionModel()
-        rows = [r for r in (model.row_of(i) for i in ids) if r is not None]
-        selection.clearSelection()
-        for row in rows:
-            selection.select(model.index(row), selection.SelectionFlag.Select)
+        rows = sorted(r for r in (model.row_of(i) for i in ids) if r is not None)
+        ranges = QItemSelection()  # runs of rows, selected at once: one selectionChanged
+        for run in _runs(rows):
+            ranges.select(model.index(run[0]), model.index(run[-1]))
+        selection.select(ranges, selection.SelectionFlag.ClearAndSelect)
         lead = model.row_of(current) if current is not None else (rows[0] if rows else None)
         if lead is not None:
             selection.setCurrentIndex(model.index(lead), selection.SelectionFlag.NoUpdate)

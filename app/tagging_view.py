@@ -48,13 +48,9 @@ class TaggingView(QWidget):
             ("next", "mdi6.debug-step-over", "Next untagged (U)", self.next_untagged),
             ("suggest", "mdi6.robot-outline", "Suggest tags", self.suggest_requested),
             ("accept", "mdi6.check-all", "Take suggestions (Enter)", self.accept_suggestions),
-            ("undo", "mdi6.undo", "Undo", self.undo),
-            ("redo", "mdi6.redo", "Redo", self.redo),
-        ):
+        ):  # undo and redo: the window's (Ctrl+Z, Ctrl+Shift+Z), on tags in this view
             self.buttons[name] = made = self.actions_bar.addAction(qta.icon(icon), text)
             made.triggered.connect(slot)
-        self.buttons["undo"].setToolTip("Undo the last tag change (Ctrl+Z)")
-        self.buttons["redo"].setToolTip("Redo the tag change undone last (Ctrl+Shift+Z)")
         self.buttons["suggest"].setToolTip(
             "Score the untagged images with the project's model; its tags show as dashed chips"
         )
@@ -62,7 +58,7 @@ class TaggingView(QWidget):
         self.class_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.no_classes = QLabel("No classes yet: name the first one here →")
         self.new_class = QLineEdit(placeholderText="New class name, Enter")
-        self.new_class.setMaximumWidth(200)
+        self.new_class.setFixedWidth(190)
         self.new_class.returnPressed.connect(self.add_class)
         hint = QLabel(HINT)
         hint.setWordWrap(True)
@@ -204,10 +200,14 @@ class TaggingView(QWidget):
 
     def _apply(self, changed: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
         """Show changed tags in the rows (they stay in the list until it is read again)."""
-        for image_id, labels in changed.items():
-            row = self.model.row_of(image_id)
-            if row is not None:
-                self.model.update_image(replace(self.model.rows[row], labels=labels))
+        rows = {i: self.model.row_of(i) for i in changed}
+        self.model.update_images(
+            [
+                replace(self.model.rows[r], labels=changed[i])
+                for i, r in rows.items()
+                if r is not None
+            ]
+        )
         self.show_summary()
         if changed:
             self.tags_changed.emit(changed)

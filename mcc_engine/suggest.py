@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from mcc_engine.data.images import read_image
 from mcc_engine.errors import Cancelled, InputError
-from mcc_engine.infer import INFER_CROPS
+from mcc_engine.infer import INFER_CROPS, threads_for, torch_threads
 from mcc_engine.model.network import MCCNet
 from mcc_engine.model.weights import load_run_checkpoint
 from mcc_engine.train.device import pick_device
@@ -71,13 +71,16 @@ def suggest_folder(
     model = model.eval().to(pick_device(device))
     result = SuggestResult(classes=list(data["classes"]))
     side = round(INFER_CROPS * int(crop))
-    for done, rel in enumerate(images, start=1):
-        if should_stop is not None and should_stop():
-            raise Cancelled(f"stopped after {done - 1} images", kept=result)
-        try:
-            result.scores[rel] = suggest_tags(model, read_image(Path(root) / rel), side=side)
-        except InputError:
-            result.skipped.append(rel)
-        if progress is not None:
-            progress(done, len(images))
+    # Small inputs run on one thread: their many short operations lose more to thread hand-offs
+    # than they gain (100 demo images: 3.1 s on one thread, 34 s on two of a busy machine).
+    with torch_threads(threads_for(side)):
+        for done, rel in enumerate(images, start=1):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"stopped after {done - 1} images", kept=result)
+            try:
+                result.scores[rel] = suggest_tags(model, read_image(Path(root) / rel), side=side)
+            except InputError:
+                result.skipped.append(rel)
+            if progress is not None:
+                progress(done, len(images))
     return result

@@ -109,6 +109,7 @@ def test_an_untagged_folder_opens_in_the_tagging_view_and_keys_tag_the_selection
 ):
     window = untagged_window()
     assert window.tagging.active and _grid(window).hasFocus()
+    assert not window.review_action.isEnabled()  # the canvas's keys are off while tagging
     assert window.image_list.counts.text() == "12 shown · 12 untagged"
     _click(window, 0)
     _click(window, 2, SHIFT)
@@ -179,6 +180,9 @@ def test_a_class_named_in_the_view_is_tagged_with_its_number_key(untagged_window
     window = untagged_window(flat=True)
     assert window.project.classes() == []
     field = window.tagging.view.new_class
+    QTest.mouseClick(field, LEFT)
+    QTest.keyClick(field, Qt.Key.Key_Escape)  # leaves the field for the grid, not the canvas
+    assert _grid(window).hasFocus()
     QTest.mouseClick(field, LEFT)
     QTest.keyClicks(field, "cat 2")
     QTest.keyClick(field, Qt.Key.Key_Return)
