@@ -106,23 +106,30 @@ class TagDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _chips(self, painter: QPainter, area: QRect, labels, *, dashed: bool) -> None:
-        """Chips "k name" in class colours, two rows at most; a suggestion's are dashed outlines."""
+        """Chips "k name" in class colours, two rows at most, then "+n"; a suggestion's chips
+        are dashed outlines."""
         metrics = painter.fontMetrics()
+        named = [self.grid.classes[k] for k in labels if k in self.grid.classes]
+        placed: list[tuple[ClassInfo, str, QRect]] = []
         x, y = area.x(), area.y()
-        for n, k in enumerate(labels):
-            info = self.grid.classes.get(k)
-            if info is None:
-                continue
-            color = QColor(*info.color)
-            text = f"{k} {info.name}" if k <= 9 else info.name
+        for info in named:
+            text = f"{info.index} {info.name}" if info.index <= 9 else info.name
             width = min(area.width(), metrics.horizontalAdvance(text) + 10)
             if x + width > area.right() + 1 and x > area.x():
                 x, y = area.x(), y + CHIP_H + 2
-            if y + CHIP_H > area.bottom() + 1:  # no room: say how many are not shown
-                painter.setPen(self.grid.palette().color(QPalette.ColorRole.Text))
-                painter.drawText(QRect(x, y - CHIP_H - 2, 30, CHIP_H), 0, f"+{len(labels) - n}")
+            if y + CHIP_H > area.bottom() + 1:
                 break
-            chip = QRect(x, y, width, CHIP_H)
+            placed.append((info, text, QRect(x, y, width, CHIP_H)))
+            x += width + 3
+        hidden = len(named) - len(placed)
+        if hidden and placed:  # room for "+n" at the end of the second row: the last chip gives way
+            last = placed[-1][2]
+            more = QRect(area.right() - 21, last.y(), 22, CHIP_H)
+            last.setRight(min(last.right(), more.left() - 3))
+            painter.setPen(self.grid.palette().color(QPalette.ColorRole.Text))
+            painter.drawText(more, Qt.AlignmentFlag.AlignCenter, f"+{hidden}")
+        for info, text, chip in placed:
+            color = QColor(*info.color)
             if dashed:
                 painter.setPen(QPen(color.darker(130), 1.5, Qt.PenStyle.DashLine))
                 painter.setBrush(QColor(color.red(), color.green(), color.blue(), 45))
@@ -133,9 +140,8 @@ class TagDelegate(QStyledItemDelegate):
                 painter.setBrush(color)
                 painter.drawRoundedRect(chip, 4, 4)
                 painter.setPen(_text_on(color))
-            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width - 8)
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, chip.width() - 8)
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, shown)
-            x += width + 3
 
 
 class TagGrid(QListView):
