@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QStyle,
@@ -23,6 +24,7 @@ STATE_ICONS = {"new": ("mdi6.circle-outline", "#9e9e9e"), "proposed": ("mdi6.rob
                "edited": ("mdi6.pencil", "#4285f4"), "reviewed": ("mdi6.check-circle", "#34a853")}  # fmt: skip
 IMAGE_ID = Qt.ItemDataRole.UserRole
 INFO = Qt.ItemDataRole.UserRole + 1
+UNTAGGED = -1  # the tag filter's choice "untagged" (class indices are 1..K)
 THUMB = 48
 ROW = THUMB + 8
 
@@ -53,6 +55,17 @@ class ImageListModel(QAbstractListModel):
             self.rows[row] = image
             self.dataChanged.emit(self.index(row), self.index(row))
 
+    def update_images(self, images: list[ImageInfo]) -> None:
+        """`update_image` for many rows, redrawn at once (tagging thousands in one key press)."""
+        rows = []
+        for image in images:
+            row = self._row_of_id.get(image.id)
+            if row is not None:
+                self.rows[row] = image
+                rows.append(row)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
     def row_of(self, image_id: int) -> int | None:
         """The row showing an image, if the filter keeps it."""
         return self._row_of_id.get(image_id)
@@ -70,7 +83,8 @@ class ImageListModel(QAbstractListModel):
             return self.thumbnails.get(image.rel_path)
         if role == Qt.ItemDataRole.ToolTipRole:
             score = "" if image.score is None else f", uncertainty {image.score:.2f}"
-            return f"{image.rel_path}\n{image.state}{score}"
+            tags = "" if image.labels else ", untagged"
+            return f"{image.rel_path}\n{image.state}{tags}{score}"
         if role == IMAGE_ID:
             return image.id
         if role == INFO:
@@ -127,7 +141,8 @@ class ImageDelegate(QStyledItemDelegate):
                          metrics.elidedText(image.rel_path, Qt.TextElideMode.ElideMiddle, name.width()))  # fmt: skip
         line = QRect(left, r.y() + r.height() // 2, r.right() - left - 4, r.height() // 2 - 6)
         painter.drawPixmap(QRect(line.x(), line.y() + 1, 16, 16), self.icons[image.state])
-        detail = image.state if image.score is None else f"{image.state} · {image.score:.2f}"
+        detail = image.state if image.labels else f"{image.state} · untagged"
+        detail += "" if image.score is None else f" · {image.score:.2f}"
         muted = QColor(text_color)
         muted.setAlpha(170)
         painter.setPen(muted)
@@ -150,6 +165,8 @@ class ImageListPanel(QWidget):
         self.tag_filter = QComboBox()
         self.sort = QComboBox()
         self.sort.addItems(["by name", "most uncertain first"])
+        self.counts = QLabel()
+        self.counts.setEnabled(False)  # drawn muted: a note, not a control
         self.model = ImageListModel(thumbnails)
         self.view = QListView()
         self.view.setModel(self.model)
@@ -167,6 +184,7 @@ class ImageListPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.search)
         layout.addLayout(grid)
+        layout.addWidget(self.counts)
         layout.addWidget(self.view)
         self.set_classes(project.classes())
         # Typing waits for a pause before filtering: a query over 10,000 rows takes a moment.
@@ -183,6 +201,7 @@ class ImageListPanel(QWidget):
         self.tag_filter.blockSignals(True)
         self.tag_filter.clear()
         self.tag_filter.addItem("all tags", None)
+        self.tag_filter.addItem("untagged", UNTAGGED)
         for c in classes:
             self.tag_filter.addItem(c.name, c.index)
         found = self.tag_filter.findData(keep)
@@ -192,9 +211,14 @@ class ImageListPanel(QWidget):
     def refresh(self) -> None:
         """Re-read the rows with the current filters and order, keeping the current image."""
         state = self.state_filter.currentText()
-        images = self.project.images(state=None if state == "all states" else state,
-                                     tag=self.tag_filter.currentData(), search=self.search.text() or None,
-                                     order="uncertainty" if self.sort.currentIndex() else "name")  # fmt: skip
+        tag = self.tag_filter.currentData()
+        images = self.project.images(
+            state=None if state == "all states" else state,
+            tag=tag if tag != UNTAGGED else None,
+            tagged=False if tag == UNTAGGED else None,
+            search=self.search.text() or None,
+            order="uncertainty" if self.sort.currentIndex() else "name",
+        )
         keep = self.current_id()
         self.view.selectionModel().blockSignals(True)
         self.model.set_images(images)
@@ -202,6 +226,12 @@ class ImageListPanel(QWidget):
         if row is not None:
             self.view.setCurrentIndex(self.model.index(row))
         self.view.selectionModel().blockSignals(False)
+        self.show_counts()
+
+    def show_counts(self) -> None:
+        """The line above the list: images shown, and how many of the project's are untagged."""
+        untagged = self.project.untagged_count()
+        self.counts.setText(f"{self.count()} shown · {untagged} untagged")
 
     def _search_now(self) -> None:
         """Enter in the search field: filter at once; show the first match if the image is gone."""

@@ -1,4 +1,5 @@
-"""Long work for the window, one job at a time in a worker thread: fine-tune, propose, export.
+"""Long work for the window, one job at a time in a worker thread: fine-tune, propose, export,
+suggest tags.
 
 Each job calls the engine function the CLI calls (`train`, `infer_folder`, `export_dataset`) with
 progress and should-stop callbacks; this file only turns their reports into the model panel's
@@ -20,8 +21,9 @@ from app.model_panel import ModelPanel
 from app.workers import Worker
 from mcc_engine.errors import Cancelled
 from mcc_engine.formats.export import export_dataset
-from mcc_engine.project.store import Project
+from mcc_engine.project.store import ImageInfo, Project
 from mcc_engine.train.config import TrainConfig
+from mcc_engine.train.enough_tags import too_few_tags
 from mcc_engine.train.run_state import latest_resumable, read_log
 
 # torch loads in the worker thread on first use (inside the jobs), so the window opens at once.
@@ -43,6 +45,7 @@ class Jobs(QObject):
     """Runs the model panel's work and reports it through the panel and signals."""
 
     proposals_done = Signal(int)
+    suggestions_done = Signal(int)  # images scored
     export_done = Signal(object)
     failed = Signal(str)
     no_work = Signal(str, str)  # title, what to do first
@@ -96,9 +99,17 @@ class Jobs(QObject):
             stopped(kept)
 
     def start_training(self, *, resume: bool) -> None:
-        """Fine-tune on the project's tags and corrections in a worker thread."""
+        """Fine-tune on the project's tagged images and corrections in a worker thread; refused
+        (a dialog says why) below the minimum of tags (`enough_tags`)."""
         self.before()
         project = self.project
+        everything = project.data_folder()
+        refusal = too_few_tags(everything)
+        if refusal is not None:
+            self.no_work.emit(
+                "Fine-tune", f"{refusal}\n\nTag more images in the tagging view (Ctrl+T)."
+            )
+            return
         run = latest_resumable(project.runs_dir) if resume else None
         if resume and run is None:
             self.no_work.emit("Resume", "There is no stopped fine-tune to resume.")
@@ -119,16 +130,20 @@ class Jobs(QObject):
                 log_every=5,
             )
             self.panel.curve.clear()
-        folder = project.data_folder()
-        self.panel.show_stage("Preparing: loading torch…")
+        folder = project.data_folder(tagged=True)  # an untagged image is no "none of them"
+        left_out = len(everything.samples) - len(folder.samples)
+        images = f"{len(folder.samples)} tagged images" + (
+            f" ({left_out} untagged left out)" if left_out else ""
+        )
+        self.panel.show_stage(f"Preparing to fine-tune on {images}: loading torch…")
 
         def job(progress, should_stop):
             from mcc_engine.train.trainer import train
 
             progress(
                 Stage(
-                    f"Preparing: building the model and reading {len(folder.samples)} "
-                    "images, then the first step (the slowest)…"
+                    f"Preparing: building the model and reading {images}, "
+                    "then the first step (the slowest)…"
                 )
             )
             return train(cfg, folder=folder, progress=progress, should_stop=should_stop)
@@ -175,7 +190,9 @@ class Jobs(QObject):
             self.no_work.emit("Propose masks", "Fine-tune a model first.")
             return
         project = self.project
-        targets = {i.rel_path: i for i in project.images() if i.state in ("new", "proposed")}
+        targets = {
+            i.rel_path: i for i in project.images(tagged=True) if i.state in ("new", "proposed")
+        }
         folder = project.data_folder()
         self.panel.show_stage("Proposing masks: loading the model…")
 
@@ -219,6 +236,42 @@ class Jobs(QObject):
         self.panel.set_busy(False)
         self.panel.set_status(f"Proposed masks for {written} images.")
         self.proposals_done.emit(written)
+
+    def start_suggestions(self, images: list[ImageInfo]) -> None:
+        """Score images with the latest model; the scores are stored as suggestions, not tags."""
+        self.before()
+        checkpoint = self.project.latest_checkpoint()
+        if checkpoint is None:
+            self.no_work.emit("Suggest tags", "Fine-tune a model first: it suggests the tags.")
+            return
+        if not images:
+            self.no_work.emit("Suggest tags", "Every image is tagged: there is nothing to suggest.")
+            return
+        root, ids = self.project.root, {i.rel_path: i.id for i in images}
+        self.panel.show_stage("Suggesting tags: loading the model…")
+
+        def job(progress, should_stop):
+            from mcc_engine.suggest import suggest_folder
+
+            return suggest_folder(
+                checkpoint=checkpoint,
+                root=root,
+                images=list(ids),
+                progress=lambda i, n: progress((i, n)),
+                should_stop=should_stop,
+            )
+
+        def done(result) -> None:  # on the GUI thread, which owns the project's writes here
+            scores = {ids[rel]: values for rel, values in result.scores.items()}
+            self.project.store_suggestions(
+                scores, model_classes=result.classes, checkpoint=str(checkpoint)
+            )
+            self.panel.set_busy(False)
+            skipped = f"; {len(result.skipped)} could not be read" if result.skipped else ""
+            self.panel.set_status(f"Suggested tags for {len(scores)} images{skipped}.")
+            self.suggestions_done.emit(len(scores))
+
+        self._run(job, done, "Suggesting tags", stopped=done)
 
     def export(self, settings: dict) -> None:
         """Export the dataset (VOC or COCO) in the background; `states` limits it to those."""

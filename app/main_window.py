@@ -22,6 +22,7 @@ from app.menus import build_actions, build_menus, build_shortcuts
 from app.model_panel import ModelPanel
 from app.saver import MaskSaver
 from app.shortcut_sheet import ShortcutSheet
+from app.tagging_mode import TaggingMode
 from app.tags_panel import ClassPanel, TagsPanel
 from app.thumbnails import Thumbnails
 from app.toolbar import HEAT_HINTS, HEAT_KINDS, build_toolbar
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)  # fmt: skip
             self.addDockWidget(area, dock)
         self.icon_actions = []  # (action, icon name): redrawn when the theme changes
+        self.tagging = TaggingMode(self)  # the tagging view beside the canvas, Save tags
         build_actions(self)
         build_toolbar(self)
         build_menus(self)
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self.image_list.refresh()
         self.image_list.set_current_row(0)
         self._show_reconcile_report()
+        self.tagging.open_if_untagged()
         checkpoint = project.latest_checkpoint()
         if checkpoint is not None:
             self.model_panel.set_status(
@@ -189,6 +192,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_palette([(0, 0, 0)] + [c.color for c in classes])
         self.class_panel.show_classes(classes, set(self.current.labels) if self.current else set())
         self.image_list.set_classes(classes)
+        self.tagging.set_classes(classes)
         if self.current is not None:
             self.tag_list.show_tags(classes, self.current.labels)
 
@@ -252,8 +256,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Opened the project: {report}.")
 
     def _tags_edited(self, labels: list[int]) -> None:
-        self.project.set_tags(self.current.id, labels)
+        self.project.set_tags(self.current.id, labels)  # one step of the tag history
         self.current = replace(self.project.image(self.current.id), state=self.history.state)
+        self.image_list.model.update_image(self.current)
+        self.image_list.show_counts()
         self.class_panel.show_classes(self.project.classes(), set(self.current.labels))
 
     def step_image(self, delta: int) -> None:
@@ -366,11 +372,17 @@ class MainWindow(QMainWindow):
         history.resync(self.project.history(image_id), mask, keep_pixels=keep_pixels)
 
     def undo(self) -> None:
-        """Go back one revision of the current image (Ctrl+Z)."""
+        """Go back one revision of the current image (Ctrl+Z); in tagging mode, one tag change."""
+        if self.tagging.active:
+            self.tagging.undo()
+            return
         self._move(lambda history: history.undo())
 
     def redo(self) -> None:
-        """Go forward one revision of the current image (Ctrl+Shift+Z)."""
+        """Go forward one revision of the current image (Ctrl+Shift+Z); or one tag change."""
+        if self.tagging.active:
+            self.tagging.redo()
+            return
         self._move(lambda history: history.redo())
 
     def _move(self, step) -> None:

@@ -89,6 +89,7 @@ def build_menus(window: MainWindow) -> None:
     menu.addAction("Open the demo", lambda: window.open_requested.emit("demo"))
     menu.addSeparator()
     menu.addAction(action(window, "Export dataset…", window.export_dialog, icon="mdi6.export"))
+    menu.addAction(window.tagging.save_action)
     for text, kind in (
         ("Import VOC masks…", "voc"),
         ("Import COCO json…", "coco"),
@@ -101,6 +102,7 @@ def build_menus(window: MainWindow) -> None:
     edit.addAction(window.undo_action)
     edit.addAction(window.redo_action)
     view = window.menuBar().addMenu("&View")
+    view.addAction(window.tagging.action)
     for item in (window.fit_action, window.outline_action, window.heat_action):
         view.addAction(item)
     view.addSeparator()

@@ -3,7 +3,9 @@
 python -m app.screenshots OUT_DIR [--iters N] [--reuse]: opens the demo in a temporary user folder, then
 saves the main window (thumbnails, overlay), the model panel while fine-tuning for real, the
 proposals by uncertainty, the confidence heat map, the export dialog, the shortcut sheet, the
-start screen and the dark theme.
+tagging view (on a copy of the demo without its tags.csv, with the model's suggestions), the
+start screen and the dark theme. `--only-tagging [--checkpoint CKPT]` takes the tagging view
+alone (suggestions from CKPT, a demo model).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the model and proposals of an earlier run"
     )
+    parser.add_argument("--only-tagging", action="store_true", help="the tagging view alone")
+    parser.add_argument("--checkpoint", type=Path, help="a demo model for --only-tagging")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(os.environ.setdefault("MCC_ANNOTATE_HOME", tempfile.mkdtemp(prefix="mcc-shots-")))
@@ -53,6 +57,9 @@ def main() -> int:
 
     theme(app).apply("light")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.only_tagging:
+        _tagging_view(app, args.out / "tagging_view.png", home=home, checkpoint=args.checkpoint)
+        return 0
     launcher = Launcher(quiet=True)
     window = launcher.open("demo")
     window.show()
@@ -113,6 +120,8 @@ def main() -> int:
     window.outline_action.setChecked(False)
     theme(app).apply("light")
     refresh_icons(window)
+    checkpoint = window.project.latest_checkpoint()
+    _tagging_view(app, args.out / "tagging_view.png", home=home, checkpoint=checkpoint)
     start = StartScreen([str(home / "demo")])
     start.show()
     app.processEvents()
@@ -121,6 +130,52 @@ def main() -> int:
     shiboken6.delete(start)  # before the QApplication goes: no widget may outlive it
     launcher.dispose()
     return 0
+
+
+def _tagging_view(app, path: Path, *, home: Path, checkpoint: Path | None) -> None:
+    """The demo without its tags.csv: a person has tagged its first images; the model suggests
+    tags (dashed) for the rest; three of them are selected."""
+    import csv
+    import shutil
+
+    from app.main_window import MainWindow
+    from mcc_engine.data.demo import write_demo
+    from mcc_engine.project.store import Project
+
+    data = home / "untagged-demo"
+    if data.exists():
+        shutil.rmtree(data)
+    write_demo(data, count=60, seed=3)
+    with open(data / "tags.csv", encoding="utf-8") as handle:
+        truth = list(csv.reader(handle))[1:]
+    (data / "tags.csv").unlink()
+    window = MainWindow(Project.open(data))
+    window.resize(1366, 768)
+    window.show()
+    project, view = window.project, window.tagging.view
+    index = {c.name: c.index for c in project.classes()}
+    ids = {i.rel_path: i.id for i in project.images()}
+    project.change_tags({ids[rel]: [index[t] for t in tags.split(";")] for rel, tags in truth[:9]})
+    window.image_list.refresh()
+    if checkpoint is not None:
+        run = project.runs_dir / "run-demo"
+        run.mkdir(parents=True, exist_ok=True)
+        shutil.copy(checkpoint, run / "last.pt")
+        project.add_run(run, run / "last.pt", kind="fine-tune", settings={})
+        done = []
+        window.jobs.suggestions_done.connect(done.append)
+        view.suggest_requested.emit()
+        _wait(app, lambda: bool(done))
+    rows = window.image_list.model.rows
+    window.open_image(rows[0].id)  # the tags panel shows the tags given above
+    view.grid.select_ids([r.id for r in rows[10:13]])
+    window.statusBar().showMessage(
+        "Suggested tags for 51 images: Enter takes them on the selection."
+    )
+    _wait(app, lambda: not window.thumbnails.busy())
+    window.grab().save(str(path))
+    window.tagging.set_active(False)  # the next window opens as usual
+    window.close()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The shortcut sheet (F1 or ?): every key the window answers to, read from the window itself
-(its actions and shortcuts, and the canvas's own keys), so the sheet cannot drift from the keys."""
+(its actions and shortcuts, the canvas's and the tagging grid's own keys), so the sheet cannot
+drift from the keys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from app.canvas import CANVAS_KEYS
+from app.tag_grid import GRID_KEYS
 
 
 def window_keys(window) -> list[tuple[str, str]]:
@@ -22,6 +24,7 @@ def window_keys(window) -> list[tuple[str, str]]:
             rows.append((shortcut.key().toString(), shortcut.whatsThis()))
     rows += [(key, what) for key, what in CANVAS_KEYS]
     rows += [("Wheel", "zoom, keeping the pixel under the cursor")]
+    rows += list(GRID_KEYS)
     return rows
 
 

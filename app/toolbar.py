@@ -83,3 +83,5 @@ def build_toolbar(window: MainWindow) -> None:
     bar.addSeparator()
     for item in (window.undo_action, window.redo_action, window.fit_action, window.review_action):
         bar.addAction(item)
+    bar.addSeparator()
+    bar.addAction(window.tagging.action)

@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 
 from mcc_engine.atomic import atomic_write_text
-from mcc_engine.data.images import is_image_file
+from mcc_engine.data.images import IMAGE_EXTENSIONS, is_image_file
 from mcc_engine.errors import InputError
 
 PROJECT_FOLDER: Final = "mcc_project"
@@ -72,21 +72,35 @@ class _Entry:
     line: int | None
 
 
-def load_data_folder(root: str | Path, *, classes_file: str | Path | None = None) -> DataFolder:
-    """Read a data folder's images and tags; every problem is an InputError naming its file."""
+def load_data_folder(
+    root: str | Path, *, classes_file: str | Path | None = None, allow_untagged: bool = False
+) -> DataFolder:
+    """Read a data folder's images and tags; every problem is an InputError naming its file.
+
+    With `allow_untagged` (a project: tags are given in the app), images without tags are kept
+    with no labels: every image of a folder with no tags at all; the images a tags file does not
+    list, in the folders it lists images from; the images outside the folders per tag, where a
+    classes.txt names the tags (then a sub-folder not named in it holds untagged images). A PNG
+    named like a photo elsewhere in the folder (ground_truth/x.png beside images/x.jpg) is a mask
+    kept with the data, not an image. Without `allow_untagged` (the CLI), a folder with no tagged
+    image is refused.
+    """
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "data folder not found")
     warnings: list[str] = []
-    if (root / "tags.csv").is_file():
-        entries = _read_tags_csv(root / "tags.csv")
-    elif (root / "tags.json").is_file():
-        entries = _read_tags_json(root / "tags.json")
+    tags_file = next((root / n for n in ("tags.csv", "tags.json") if (root / n).is_file()), None)
+    if tags_file is not None and tags_file.name == "tags.csv":
+        entries = _read_tags_csv(tags_file)
+    elif tags_file is not None:
+        entries = _read_tags_json(tags_file)
     elif (root / "JPEGImages").is_dir():
         return _load_voc(root)
     else:
-        entries = _read_tag_folders(root)
-    if not entries:
+        named = root / "classes.txt" if allow_untagged and classes_file is None else classes_file
+        only = _class_names(Path(named)) if allow_untagged and named else None
+        entries = _read_tag_folders(root, only=only)
+    if not entries and not allow_untagged:
         raise InputError(
             root, "no tagged images (expected tags.csv, tags.json or a folder per tag)"
         )
@@ -116,15 +130,42 @@ def load_data_folder(root: str | Path, *, classes_file: str | Path | None = None
             labels.add(index[tag.casefold()])
         samples.append(Sample(entry.rel_path, tuple(sorted(labels))))
 
-    # Only folders that hold listed images are checked, so masks kept beside them are not reported.
-    listed = {s.rel_path for s in samples}
-    folders = {str(Path(p).parent) for p in listed}
-    unlisted = [p for p in _scan_images(root) if p not in listed and str(Path(p).parent) in folders]
-    if unlisted and (root / "tags.csv").is_file() | (root / "tags.json").is_file():
-        warnings.append(
-            f"{len(unlisted)} image(s) have no entry in the tags file, e.g. {unlisted[0]}"
-        )
+    if allow_untagged:
+        unlisted = _unlisted_images(root, seen, tags_file=tags_file)
+        samples.extend(Sample(rel, ()) for rel in _without_masks(unlisted, seen))
+        if not samples:
+            kinds = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
+            raise InputError(root, f"no images here ({kinds})")
+    elif tags_file is not None:
+        unlisted = _unlisted_images(root, seen, tags_file=tags_file)
+        if unlisted:
+            warnings.append(
+                f"{len(unlisted)} image(s) have no entry in the tags file, e.g. {unlisted[0]}"
+            )
     return DataFolder(root=root, classes=classes, samples=samples, warnings=warnings)
+
+
+def _unlisted_images(root: Path, listed: set[str], *, tags_file: Path | None) -> list[str]:
+    """Images a folder's tags do not name, where they would be data, not masks kept beside it."""
+    if not listed:  # no tags at all: every image
+        return _scan_images(root)
+    if tags_file is None:  # folders per tag: the images outside them
+        tags = {rel.split("/", 1)[0] for rel in listed}
+        return [rel for rel in _scan_images(root) if rel.split("/", 1)[0] not in tags]
+    # Only folders that hold listed images are looked at, so masks kept beside them are not taken.
+    folders = {str(Path(p).parent) for p in listed}
+    return [p for p in _scan_images(root) if p not in listed and str(Path(p).parent) in folders]
+
+
+def _without_masks(images: list[str], others: set[str]) -> list[str]:
+    """Leave out PNGs named like a photo (not a PNG) among `images` or `others`: masks."""
+    photos = {Path(r).stem for r in (*images, *others) if Path(r).suffix.lower() != ".png"}
+    return [r for r in images if Path(r).suffix.lower() != ".png" or Path(r).stem not in photos]
+
+
+def _class_names(path: Path) -> set[str] | None:
+    """The casefolded names of a classes.txt, or None without one."""
+    return {name.casefold() for name in read_classes(path)} if path.is_file() else None
 
 
 def read_classes(path: Path) -> list[str]:
@@ -266,10 +307,13 @@ def _scan_images(root: Path, folder: Path | None = None) -> list[str]:
     return sorted(found, key=lambda rel: rel.split("/"))  # the order of sorted Paths
 
 
-def _read_tag_folders(root: Path) -> list[_Entry]:
+def _read_tag_folders(root: Path, *, only: set[str] | None = None) -> list[_Entry]:
+    """One tag per sub-folder (`only`: the sub-folders named so, casefolded, are tags)."""
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name.startswith(".") or folder.name == PROJECT_FOLDER:
+            continue
+        if only is not None and folder.name.strip().casefold() not in only:
             continue
         tag = folder.name.strip()
         entries.extend(_Entry(rel, (tag,), folder, None) for rel in _scan_images(root, folder))

@@ -75,6 +75,7 @@ class Images:
         state: str | None = None,
         tag: int | None = None,
         search: str | None = None,
+        tagged: bool | None = None,
         order: str = "name",
     ) -> list[ImageInfo]:
         """Images present on disk, filtered and sorted (uncertainty: highest score first)."""
@@ -82,6 +83,8 @@ class Images:
         if state:
             sql += " AND state=?"
             args.append(state)
+        if tagged is not None:
+            sql += " AND labels != ''" if tagged else " AND labels = ''"
         if search:
             sql += " AND rel_path LIKE ?"
             args.append(f"%{search}%")
@@ -90,6 +93,10 @@ class Images:
         )
         rows = [_row_to_image(r) for r in self.db.query(sql, tuple(args))]
         return [r for r in rows if tag is None or tag in r.labels]
+
+    def count_untagged(self) -> int:
+        """Images present on disk that carry no tag."""
+        return self.db.query("SELECT COUNT(*) FROM images WHERE present=1 AND labels=''")[0][0]
 
     def get(self, image_id: int) -> ImageInfo:
         """One image by id (KeyError when there is none)."""

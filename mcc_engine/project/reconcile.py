@@ -44,8 +44,12 @@ def _count(items: list, noun: str) -> str:
 
 
 def reconcile(db: Database, layout: Layout, classes: Classes, *, fresh: bool) -> ReconcileReport:
-    """Add rows for new images, mark missing ones, follow moved ones by content hash."""
-    folder = load_data_folder(layout.root)
+    """Add rows for new images, mark missing ones, follow moved ones by content hash.
+
+    Images without tags are the project's too (they are tagged in the app); an image the tags
+    file does not list stays in the project as long as its file is there.
+    """
+    folder = load_data_folder(layout.root, allow_untagged=True)
     with db.transaction():
         if fresh:
             for k, name in enumerate(folder.classes, start=1):
@@ -54,6 +58,9 @@ def reconcile(db: Database, layout: Layout, classes: Classes, *, fresh: bool) ->
             r["rel_path"]: r["present"] for r in db.query("SELECT rel_path, present FROM images")
         }
         on_disk = {s.rel_path: s for s in folder.samples}
+        for rel, present in known.items():  # e.g. left out of a tags file saved without it
+            if present and rel not in on_disk and (layout.root / rel).is_file():
+                on_disk[rel] = Sample(rel, ())
         masks = _files_under(layout.masks_dir)  # one walk, not a file check per image
         added = sorted(set(on_disk) - {p for p, present in known.items() if present})
         removed = sorted(p for p, present in known.items() if present and p not in on_disk)

@@ -23,7 +23,15 @@ CREATE TABLE IF NOT EXISTS revisions (image_id INTEGER NOT NULL, seq INTEGER NOT
     state TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (image_id, seq));
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, run_dir TEXT NOT NULL, checkpoint TEXT NOT NULL,
     kind TEXT NOT NULL, settings TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tag_steps (step INTEGER PRIMARY KEY, undone INTEGER NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tag_changes (step INTEGER NOT NULL, image_id INTEGER NOT NULL,
+    before TEXT NOT NULL, after TEXT NOT NULL, PRIMARY KEY (step, image_id));
+CREATE TABLE IF NOT EXISTS suggestions (image_id INTEGER PRIMARY KEY, scores TEXT NOT NULL,
+    checkpoint TEXT NOT NULL);
 """
+# Tables added since version 3 (tag history, suggestions) need no migration: each open creates
+# what is missing, and an older app ignores them.
 
 # Each entry upgrades a project from version k to k + 1; run in order, inside one transaction.
 _MIGRATIONS: Final = {

@@ -28,6 +28,8 @@ from mcc_engine.project.reconcile import ReconcileReport, reconcile
 from mcc_engine.project.revisions import HISTORY, Revisions, StaleHistory
 from mcc_engine.project.runs import Runs
 from mcc_engine.project.schema import SCHEMA_VERSION, migrate
+from mcc_engine.project.suggestions import Suggestion, Suggestions
+from mcc_engine.project.tag_history import TagHistory
 
 __all__ = [
     "HISTORY",
@@ -39,6 +41,7 @@ __all__ = [
     "ProjectInUse",
     "ReconcileReport",
     "StaleHistory",
+    "Suggestion",
     "content_hash",
 ]
 
@@ -66,7 +69,7 @@ class Project:
 
         Opening reconciles the images with the data folder and repairs mask files a kill left
         behind their history; `reconcile_report` says what it found. A folder that cannot become
-        a project (no tags, a bad file name) is left as it was.
+        a project (no images, a bad file name) is left as it was.
         """
         project = cls(project_root(path), readonly=readonly, author=author)
         created = not project.project_dir.exists()
@@ -74,7 +77,7 @@ class Project:
             project._connect()
         except BaseException:
             project.close()  # release the lock of a project that could not be opened
-            if created:  # a refused folder (no tags, a bad name) is left as it was
+            if created:  # a refused folder (no images, a bad name) is left as it was
                 shutil.rmtree(project.project_dir, ignore_errors=True)
             raise
         return project
@@ -98,6 +101,8 @@ class Project:
         self.revisions = Revisions(db, self.layout, self._images)
         self._proposals = Proposals(db, self.layout, self._images, self.revisions)
         self._runs = Runs(db)
+        self._tags = TagHistory(db, author=self.author)
+        self._suggestions = Suggestions(db)
         if not self.readonly:
             migrate(db)
             self._remove_partial_writes()
@@ -145,10 +150,15 @@ class Project:
         state: str | None = None,
         tag: int | None = None,
         search: str | None = None,
+        tagged: bool | None = None,
         order: str = "name",
     ) -> list[ImageInfo]:
         """Images present on disk, filtered and sorted (uncertainty: highest score first)."""
-        return self._images.list(state=state, tag=tag, search=search, order=order)
+        return self._images.list(state=state, tag=tag, search=search, tagged=tagged, order=order)
+
+    def untagged_count(self) -> int:
+        """Images present on disk that carry no tag yet."""
+        return self._images.count_untagged()
 
     def image(self, image_id: int) -> ImageInfo:
         """One image by id (its size and content hash are read on first use)."""
@@ -163,8 +173,43 @@ class Project:
         return self.layout.mask_path(image.rel_path)
 
     def set_tags(self, image_id: int, labels: Iterable[int]) -> None:
-        """Replace an image's tags (class indices)."""
-        self._images.set_tags(image_id, labels)
+        """Replace an image's tags (class indices), as one undoable tag change."""
+        self._tags.change({image_id: labels})
+
+    # -- tags: one history of changes over many images --------------------------------------------
+    def change_tags(self, labels: dict[int, Iterable[int]]) -> dict[int, tuple[int, ...]]:
+        """Give images new tags in one undoable step; returns those whose tags changed, with
+        their new tags."""
+        return self._tags.change(labels)
+
+    def undo_tags(self) -> dict[int, tuple[int, ...]]:
+        """Take back the last tag change; returns the images it changed, with their tags now."""
+        return self._tags.undo()
+
+    def redo_tags(self) -> dict[int, tuple[int, ...]]:
+        """Make the last undone tag change again; returns the images it changed."""
+        return self._tags.redo()
+
+    def can_undo_tags(self) -> bool:
+        """Whether a tag change can be taken back."""
+        return self._tags.can_undo()
+
+    def can_redo_tags(self) -> bool:
+        """Whether an undone tag change can be made again."""
+        return self._tags.can_redo()
+
+    def store_suggestions(
+        self, scores: dict[int, np.ndarray], *, model_classes: list[str], checkpoint: str
+    ) -> None:
+        """Keep the model's class scores by image id (suggestions; never tags by themselves)."""
+        classes = {c.name.casefold(): c.index for c in self.classes()}
+        self._suggestions.store(
+            scores, model_classes=model_classes, classes=classes, checkpoint=checkpoint
+        )
+
+    def suggestions(self) -> dict[int, Suggestion]:
+        """The stored tag suggestions by image id."""
+        return self._suggestions.all()
 
     def set_state(self, image_id: int, state: str) -> None:
         """new / proposed / edited / reviewed; the current revision keeps it too."""
@@ -244,10 +289,11 @@ class Project:
         """Relative paths of images a person edited or reviewed."""
         return [r.rel_path for r in self.images() if r.state in ("edited", "reviewed")]
 
-    def data_folder(self) -> DataFolder:
-        """The project's images with their current tags, for training and inference."""
+    def data_folder(self, *, tagged: bool | None = None) -> DataFolder:
+        """The project's images with their current tags (`tagged=True`: only images with a tag,
+        the ones training learns from)."""
         names = [c.name for c in self.classes()]
-        samples = [Sample(r.rel_path, r.labels) for r in self.images()]
+        samples = [Sample(r.rel_path, r.labels) for r in self.images(tagged=tagged)]
         return DataFolder(root=self.root, classes=names, samples=samples)
 
     # -- runs -----------------------------------------------------------------------------------

@@ -98,19 +98,36 @@ def test_a_non_utf8_file_name_is_named_escaped_and_nothing_is_left_behind(
     assert _projects_under(tmp_path) == []
 
 
-@pytest.mark.parametrize("content", ["empty", "untagged"])
-def test_a_folder_without_tagged_images_is_refused_and_left_as_it_was(
-    qtbot, tmp_path, monkeypatch, dialogs, content
+def test_a_folder_without_images_is_refused_and_left_as_it_was(
+    qtbot, tmp_path, monkeypatch, dialogs
 ):
     data = tmp_path / "data"
     data.mkdir()
-    if content == "untagged":
-        _image(data / "a.jpg")
+    (data / "notes.txt").write_text("no pictures here")
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     launcher, start = _start(qtbot)
     monkeypatch.setattr(
         "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
     )
     _click(start.buttons["folder"])
-    assert launcher.window is None and len(dialogs) == 1 and "no tagged images" in dialogs[0]
+    assert launcher.window is None and len(dialogs) == 1 and "no images here" in dialogs[0]
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+
+
+def test_a_folder_of_untagged_images_opens_in_the_tagging_view(
+    qtbot, tmp_path, monkeypatch, dialogs
+):
+    data = tmp_path / "data"
+    _image(data / "a.jpg")
+    _image(data / "b.png", value=20)
+    launcher, start = _start(qtbot)
+    monkeypatch.setattr(
+        "app.start_screen.QFileDialog.getExistingDirectory", lambda *a, **k: str(data)
+    )
+    _click(start.buttons["folder"])
+    window = launcher.window
+    qtbot.addWidget(window)
+    assert dialogs == [] and window.tagging.active
+    assert window.tagging.view.grid.model().rowCount() == 2
+    assert window.project.classes() == []
+    window.close()

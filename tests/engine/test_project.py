@@ -208,9 +208,9 @@ def test_only_a_project_file_where_a_project_keeps_it_opens(tmp_path):
 
 
 def test_a_refused_data_folder_keeps_no_project_folder(tmp_path):
-    data = tmp_path / "untagged"
+    data = tmp_path / "no images"
     data.mkdir()
-    (data / "a.jpg").write_bytes((ROOT / "resources" / "icons" / "mcc-annotate.png").read_bytes())
-    with pytest.raises(InputError, match="no tagged images"):
+    (data / "notes.txt").write_text("an untagged folder opens; one without images cannot")
+    with pytest.raises(InputError, match="no images here"):
         Project.open(data)
-    assert [p.name for p in data.iterdir()] == ["a.jpg"]
+    assert [p.name for p in data.iterdir()] == ["notes.txt"]
