@@ -313,18 +313,18 @@ class ClickTool(QObject):
             return False
         self.canvas.setFocus()
         point = self._image_point(event)
-        x, y = int(point.x()), int(point.y())
-        height, width = self._image[1].shape[:2]
-        if not (0 <= x < width and 0 <= y < height):
-            return True
-        if self.tool == "wand":
-            if inside:
-                self.wand(x, y)
-        elif self.tool == "box" and inside:
+        if self.tool == "box" and inside:  # a box may start beside the image: it is clipped
             self._drag = (event.position(), point)
-        else:
-            self.add_click(x, y, inside=inside)
+        elif self._on_image(point):
+            if self.tool != "wand":
+                self.add_click(int(point.x()), int(point.y()), inside=inside)
+            elif inside:
+                self.wand(int(point.x()), int(point.y()))
         return True
+
+    def _on_image(self, point: QPointF) -> bool:
+        height, width = self._image[1].shape[:2]
+        return 0 <= point.x() < width and 0 <= point.y() < height
 
     def _released(self, event) -> bool:
         (start_view, start), self._drag = self._drag, None
@@ -332,13 +332,17 @@ class ClickTool(QObject):
             return True
         travel = event.position() - start_view
         if max(abs(travel.x()), abs(travel.y())) < DRAG:  # a click: refines the box
-            self.add_click(int(start.x()), int(start.y()), inside=True)
+            if self._on_image(start):
+                self.add_click(int(start.x()), int(start.y()), inside=True)
             return True
         end = self._image_point(event)
         height, width = self._image[1].shape[:2]
-        x0, x1 = sorted((start.x(), end.x()))
-        y0, y1 = sorted((start.y(), end.y()))
-        self.start_box((max(0.0, x0), max(0.0, y0), min(width - 1.0, x1), min(height - 1.0, y1)))
+        x0, x1 = sorted(max(0.0, min(width - 1.0, v)) for v in (start.x(), end.x()))
+        y0, y1 = sorted(max(0.0, min(height - 1.0, v)) for v in (start.y(), end.y()))
+        if x1 > x0 and y1 > y0:
+            self.start_box((x0, y0, x1, y1))
+        else:  # wholly beside the image
+            self.preview.show_box(self.plan.box if self.plan else None)
         return True
 
     def _key_pressed(self, event) -> bool:

@@ -190,6 +190,16 @@ def test_a_box_drag_gives_a_region_inside_the_box_then_a_click_refines_it(click_
     assert np.array_equal(saved_mask(window) == cls, refined)
 
 
+def test_a_box_may_start_beside_the_image(click_window, qtbot):
+    window = click_window()
+    cls, obj = _largest_object(window)
+    _choose(window, qtbot, Qt.Key.Key_S, Qt.KeyboardModifier.ShiftModifier, cls=cls)
+    ys, xs = np.nonzero(obj)
+    drag(window, (-8, -8), (int(xs.max()) + 3, int(ys.max()) + 3))
+    assert window.click_tool.plan.box[:2] == (0.0, 0.0)
+    assert (window.click_tool.region() & obj).sum() > 0.5 * obj.sum()
+
+
 def _ctrl_wheel(window, x, y, notches: int) -> None:
     point = QPointF(view_point(window, x, y))
     event = QWheelEvent(
