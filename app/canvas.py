@@ -227,7 +227,8 @@ class CanvasView(QGraphicsView):
         if notches:
             self.zoom_at(event.position(), ZOOM_STEP**notches)
 
-    def _panning_tool(self) -> bool:
+    def panning_tool(self) -> bool:
+        """Whether a left drag pans now (the pan tool, or Space held)."""
         return self.tool == "pan" or self._space
 
     def enterEvent(self, event) -> None:
@@ -259,7 +260,7 @@ class CanvasView(QGraphicsView):
         self.setFocus()
         pos = self.mapToScene(event.position().toPoint())
         if event.button() == Qt.MouseButton.MiddleButton or (
-            self._panning_tool() and event.button() == Qt.MouseButton.LeftButton
+            self.panning_tool() and event.button() == Qt.MouseButton.LeftButton
         ):
             self._pan_from = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -336,7 +337,7 @@ class CanvasView(QGraphicsView):
             self.close_polygon()
 
     def _set_pan_cursor(self) -> None:
-        if self._panning_tool():
+        if self.panning_tool():
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         else:
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)

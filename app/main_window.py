@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from app import settings
 from app.canvas import CanvasView
+from app.click_tool import ClickTool
 from app.device_probe import DeviceProbe
 from app.dialogs import ExportDialog
 from app.errors import log, show_error
@@ -52,6 +53,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"MCC Annotate — {project.root.name}")
         self.canvas = CanvasView()
         self.setCentralWidget(self.canvas)
+        self.click_tool = ClickTool(
+            self.canvas, project, class_name=lambda k: self._names.get(k, str(k))
+        )
         self.thumbnails = Thumbnails(project.root, project.project_dir / "thumbnails", self)
         self.image_list = ImageListPanel(project, self.thumbnails)
         self.class_panel = ClassPanel(project)
@@ -79,6 +83,7 @@ class MainWindow(QMainWindow):
         self.field_keys = FieldKeys(self, self.canvas, back_on_enter=(self.image_list.search,))
         self.sheet: ShortcutSheet | None = None
         self.statusBar().showMessage("Ready")
+        self.statusBar().addPermanentWidget(self.click_tool.label)
         self._connect()
         self._restore_settings()
         self.refresh_classes()
@@ -102,6 +107,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_info.connect(self._show_cursor)
         self.image_list.image_selected.connect(self.open_image)
         self.class_panel.class_picked.connect(lambda k: setattr(self.canvas, "current_class", k))
+        self.class_panel.class_picked.connect(self.click_tool.set_class)
         self.class_panel.classes_changed.connect(self.refresh_classes)
         self.class_panel.visibility_changed.connect(self.canvas.set_hidden)
         self.class_panel.failed.connect(lambda m: show_error(self, "Classes", m))
@@ -217,6 +223,7 @@ class MainWindow(QMainWindow):
             return
         self.current, self.history = replace(image, state=history.state), history
         self.canvas.set_image(rgb, history)
+        self.click_tool.show_image(image.id, rgb, image.labels)
         self.refresh_classes()
         self.show_heat_map()
         self.statusBar().showMessage(f"{self.current.rel_path} — {self.current.state}")
@@ -318,6 +325,7 @@ class MainWindow(QMainWindow):
     def set_tool(self, name: str) -> None:
         """Pick a tool."""
         self.canvas.set_tool(name)
+        self.click_tool.set_tool(name)
         for tool, action in self.tool_actions.items():
             action.setChecked(tool == name)
         settings.set_value("tool", name)
@@ -372,9 +380,12 @@ class MainWindow(QMainWindow):
         history.resync(self.project.history(image_id), mask, keep_pixels=keep_pixels)
 
     def undo(self) -> None:
-        """Go back one revision of the current image (Ctrl+Z); in tagging mode, one tag change."""
+        """Go back one revision of the current image (Ctrl+Z); in tagging mode, one tag change;
+        while a click or box proposal shows, take back its last click instead."""
         if self.tagging.active:
             self.tagging.undo()
+            return
+        if self.click_tool.undo_click():
             return
         self._move(lambda history: history.undo())
 
@@ -428,6 +439,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.saver.close()
+        self.click_tool.shutdown()
         self.jobs.shutdown()
         self._device.stop()
         self.thumbnails.shutdown()

@@ -1,11 +1,12 @@
 """Screenshots of the main views, offscreen, for docs/screenshots (a developer's tool).
 
-python -m app.screenshots OUT_DIR [--iters N] [--reuse]: opens the demo in a temporary user folder, then
-saves the main window (thumbnails, overlay), the model panel while fine-tuning for real, the
-proposals by uncertainty, the confidence heat map, the export dialog, the shortcut sheet, the
-tagging view (on a copy of the demo without its tags.csv, with the model's suggestions), the
-start screen and the dark theme. `--only-tagging [--checkpoint CKPT]` takes the tagging view
-alone (suggestions from CKPT, a demo model).
+python -m app.screenshots OUT_DIR [--iters N] [--reuse] [--click-only]: opens the demo in a
+temporary user folder, then saves the main window (thumbnails, overlay), the model panel while
+fine-tuning for real, the proposals by uncertainty, the confidence heat map, click to segment, the
+export dialog, the shortcut sheet, the tagging view (on a copy of the demo without its tags.csv,
+with the model's suggestions), the start screen and the dark theme. --click-only: click to segment
+alone (with the project's model when there is one, else from the image alone). `--only-tagging
+[--checkpoint CKPT]` takes the tagging view alone (suggestions from CKPT, a demo model).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> int:
     )
     parser.add_argument("--only-tagging", action="store_true", help="the tagging view alone")
     parser.add_argument("--checkpoint", type=Path, help="a demo model for --only-tagging")
+    parser.add_argument("--click-only", action="store_true", help="click to segment alone")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(os.environ.setdefault("MCC_ANNOTATE_HOME", tempfile.mkdtemp(prefix="mcc-shots-")))
@@ -70,6 +72,10 @@ def main() -> int:
     _wait(app, lambda: window.image_list.thumbnails_shown())
     _wait(app, lambda: "detecting" not in window.model_panel.device.text())
     window.grab().save(str(args.out / "main_window.png"))
+    if args.click_only:
+        _click_to_segment(app, window, args.out)
+        launcher.dispose()
+        return 0
 
     panel = window.model_panel
     if window.project.latest_checkpoint() is None or not args.reuse:
@@ -94,6 +100,7 @@ def main() -> int:
         app.processEvents()
         window.grab().save(str(args.out / name))
     window.heat_combo.setCurrentIndex(0)
+    _click_to_segment(app, window, args.out)
 
     dialog = ExportDialog(window, default_out=home / "demo-export", counts=window.mask_counts())
     dialog.show()
@@ -176,6 +183,45 @@ def _tagging_view(app, path: Path, *, home: Path, checkpoint: Path | None) -> No
     window.grab().save(str(path))
     window.tagging.set_active(False)  # the next window opens as usual
     window.close()
+
+
+def _click_to_segment(app, window, out: Path) -> None:
+    """A region after two clicks, one inside and one outside, on the demo image where the
+    outside click helps most (found by replaying the benchmark's clicks), then dropped."""
+    import numpy as np
+
+    from mcc_engine.data.images import read_image
+    from mcc_engine.data.masks import mask_rel_path, read_mask
+    from mcc_engine.interactive import ClickSession, image_evidence
+    from mcc_engine.interactive.protocol import iou, next_click, objects
+
+    best = None
+    for row, image in enumerate(window.image_list.model.rows[:80]):
+        if image.state == "reviewed":  # the demo's reviewed masks would hide the region
+            continue
+        truth = read_mask(window.project.root / "ground_truth" / mask_rel_path(image.rel_path))
+        evidence = image_evidence(read_image(window.project.image_path(image)))
+        for cls, obj in objects(truth):
+            session = ClickSession(evidence, class_index=cls)
+            first = next_click(np.zeros_like(obj), obj)
+            one = session.add(first[0], first[1], positive=True)
+            second = next_click(one, obj)
+            if second is None or second[2]:
+                continue
+            gain = iou(session.add(second[0], second[1], positive=False), obj) - iou(one, obj)
+            if best is None or gain > best[0]:
+                best = (gain, row, cls, first, second)
+    _, row, cls, first, second = best
+    window.image_list.set_current_row(row)
+    window.class_panel.pick_row(cls - 1)
+    window.set_tool("click")
+    _wait(app, window.click_tool.ready)
+    window.click_tool.add_click(first[0], first[1], inside=True)
+    window.click_tool.add_click(second[0], second[1], inside=False)
+    app.processEvents()
+    window.grab().save(str(out / "click_to_segment.png"))
+    window.click_tool.drop()
+    window.set_tool("brush")
 
 
 if __name__ == "__main__":

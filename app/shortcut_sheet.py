@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from app.canvas import CANVAS_KEYS
+from app.click_tool import CLICK_KEYS
 from app.tag_grid import GRID_KEYS
 
 
@@ -22,7 +23,7 @@ def window_keys(window) -> list[tuple[str, str]]:
     for shortcut in window.findChildren(QShortcut):
         if not shortcut.key().isEmpty():
             rows.append((shortcut.key().toString(), shortcut.whatsThis()))
-    rows += [(key, what) for key, what in CANVAS_KEYS]
+    rows += [(key, what) for key, what in CANVAS_KEYS + CLICK_KEYS]
     rows += [("Wheel", "zoom, keeping the pixel under the cursor")]
     rows += list(GRID_KEYS)
     return rows

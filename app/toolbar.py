@@ -26,6 +26,19 @@ TOOLS = (
         "X",
     ),
     ("ignore", "mdi6.texture-box", "Mark unlabelled", "I"),
+    (
+        "click",
+        "mdi6.gesture-tap",
+        "Click to segment: left inside, right outside, Enter accepts",
+        "S",
+    ),
+    (
+        "box",
+        "mdi6.gesture-tap-box",
+        "Box to segment: drag a box, click to refine, Enter",
+        "Shift+S",
+    ),
+    ("wand", "mdi6.auto-fix", "Colour wand: fill similar colour (Ctrl+wheel: tolerance)", "W"),
     ("pan", "mdi6.hand-back-right", "Pan (or hold Space)", "H"),
 )
 HEAT_KINDS = (("", "no heat map"), ("confidence", "confidence"), ("cam", "CAM"))
