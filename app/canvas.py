@@ -80,7 +80,9 @@ class CanvasView(QGraphicsView):
         self._cursor.setVisible(False)
         self._polygon_item = QGraphicsPathItem()
         self._polygon_item.setPen(QPen(QColor(255, 255, 255), 0))
-        for z, item in enumerate((self.picture, self.heat, self.overlay, self._polygon_item, self._cursor)):  # fmt: skip
+        for z, item in enumerate(
+            (self.picture, self.heat, self.overlay, self._polygon_item, self._cursor)
+        ):
             item.setZValue(z)
             self.scene().addItem(item)
         self._mask = np.zeros((1, 1), np.uint8)
@@ -284,8 +286,13 @@ class CanvasView(QGraphicsView):
             self._update_polygon(pos)
 
     def _paint_to(self, pos: QPointF) -> None:
-        rect = tools.brush(self._mask, (self._last.x(), self._last.y()), (pos.x(), pos.y()),
-                           size=self.size, value=self._value())  # fmt: skip
+        rect = tools.brush(
+            self._mask,
+            (self._last.x(), self._last.y()),
+            (pos.x(), pos.y()),
+            size=self.size,
+            value=self._value(),
+        )
         self._last = pos
         if rect is None:
             return

@@ -56,10 +56,13 @@ def _unexpected(kind, value, tb) -> None:
     if app is None or any(box.isVisible() for box in _open_dialogs):
         return  # one dialog at a time: a bug that repeats on every mouse move must not flood
     _open_dialogs.clear()
-    box = QMessageBox(QMessageBox.Icon.Critical, "MCC Annotate — unexpected error",
-                      f"Something went wrong: {kind.__name__}: {value}\n\nYour work so far is saved. "
-                      f"The details are in {log_file()}; please include them in a bug report.",
-                      parent=app.activeWindow())  # fmt: skip
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "MCC Annotate — unexpected error",
+        f"Something went wrong: {kind.__name__}: {value}\n\nYour work so far is saved. "
+        f"The details are in {log_file()}; please include them in a bug report.",
+        parent=app.activeWindow(),
+    )
     box.setDetailedText(details)
     box.setModal(False)
     box.show()  # not exec(): the window stays usable and nothing waits on the dialog

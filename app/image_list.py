@@ -20,8 +20,12 @@ from PySide6.QtWidgets import (
 from app.thumbnails import Thumbnails
 from mcc_engine.project.store import ClassInfo, ImageInfo, Project
 
-STATE_ICONS = {"new": ("mdi6.circle-outline", "#9e9e9e"), "proposed": ("mdi6.robot-outline", "#f0a030"),
-               "edited": ("mdi6.pencil", "#4285f4"), "reviewed": ("mdi6.check-circle", "#34a853")}  # fmt: skip
+STATE_ICONS = {
+    "new": ("mdi6.circle-outline", "#9e9e9e"),
+    "proposed": ("mdi6.robot-outline", "#f0a030"),
+    "edited": ("mdi6.pencil", "#4285f4"),
+    "reviewed": ("mdi6.check-circle", "#34a853"),
+}
 IMAGE_ID = Qt.ItemDataRole.UserRole
 INFO = Qt.ItemDataRole.UserRole + 1
 UNTAGGED = -1  # the tag filter's choice "untagged" (class indices are 1..K)
@@ -137,8 +141,11 @@ class ImageDelegate(QStyledItemDelegate):
         name = QRect(left, r.y() + 6, r.right() - left - 4, r.height() // 2 - 6)
         painter.setPen(text_color)
         metrics = option.fontMetrics
-        painter.drawText(name, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(image.rel_path, Qt.TextElideMode.ElideMiddle, name.width()))  # fmt: skip
+        painter.drawText(
+            name,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(image.rel_path, Qt.TextElideMode.ElideMiddle, name.width()),
+        )
         line = QRect(left, r.y() + r.height() // 2, r.right() - left - 4, r.height() // 2 - 6)
         painter.drawPixmap(QRect(line.x(), line.y() + 1, 16, 16), self.icons[image.state])
         detail = image.state if image.labels else f"{image.state} · untagged"
@@ -146,7 +153,11 @@ class ImageDelegate(QStyledItemDelegate):
         muted = QColor(text_color)
         muted.setAlpha(170)
         painter.setPen(muted)
-        painter.drawText(line.adjusted(20, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail)  # fmt: skip
+        painter.drawText(
+            line.adjusted(20, 0, 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            detail,
+        )
         painter.restore()
 
 

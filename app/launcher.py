@@ -78,8 +78,12 @@ class Launcher(QObject):
             else:
                 QApplication.restoreOverrideCursor()
                 QApplication.setOverrideCursor(Qt.CursorShape.ArrowCursor)
-                show_error(self.window or self.start, "Open", str(exc),
-                           advice="Choose another folder, or try the demo.")  # fmt: skip
+                show_error(
+                    self.window or self.start,
+                    "Open",
+                    str(exc),
+                    advice="Choose another folder, or try the demo.",
+                )
             return None
 
 

@@ -72,7 +72,10 @@ class MainWindow(QMainWindow):
             dock = QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)  # fmt: skip
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
             self.addDockWidget(area, dock)
         self.icon_actions = []  # (action, icon name): redrawn when the theme changes
         self.tagging = TaggingMode(self)  # the tagging view beside the canvas, Save tags
@@ -113,7 +116,9 @@ class MainWindow(QMainWindow):
         self.class_panel.failed.connect(lambda m: show_error(self, "Classes", m))
         self.tag_list.tags_edited.connect(self._tags_edited)
         self.jobs.proposals_done.connect(self._proposals_done)
-        self.jobs.export_done.connect(lambda s: QMessageBox.information(self, "Export finished", s.describe()))  # fmt: skip
+        self.jobs.export_done.connect(
+            lambda s: QMessageBox.information(self, "Export finished", s.describe())
+        )
         self.jobs.failed.connect(lambda m: show_error(self, "MCC Annotate", m))
         self.jobs.no_work.connect(lambda title, m: QMessageBox.information(self, title, m))
 
@@ -176,7 +181,9 @@ class MainWindow(QMainWindow):
         if kind == "coco":
             source = QFileDialog.getOpenFileName(self, "COCO json", filter="COCO (*.json)")[0]
         else:
-            source = QFileDialog.getExistingDirectory(self, "VOC folder" if kind == "voc" else "labelme folder")  # fmt: skip
+            source = QFileDialog.getExistingDirectory(
+                self, "VOC folder" if kind == "voc" else "labelme folder"
+            )
         if not source:
             return
         self.saver.flush()
@@ -304,7 +311,9 @@ class MainWindow(QMainWindow):
         if kind and self.current is not None:
             self._heat = self.project.heat_map(self.current.id, kind)
             if self._heat is None:
-                self.statusBar().showMessage(f"No {kind} map for this image yet: propose masks first.")  # fmt: skip
+                self.statusBar().showMessage(
+                    f"No {kind} map for this image yet: propose masks first."
+                )
             else:
                 self.statusBar().showMessage(HEAT_HINTS[kind])
         self.canvas.set_heat_map(self._heat, kind)

@@ -92,8 +92,15 @@ def main() -> int:
     _wait(app, lambda: window.image_list.thumbnails_shown())
     window.grab().save(str(args.out / "proposals_uncertainty.png"))
     # Of the ten most uncertain proposals, show the one whose confidence varies most.
-    spread = [(float(m.std()) if (m := window.project.heat_map(r.id, "confidence")) is not None else -1.0, i)
-              for i, r in enumerate(rows.model.rows[:10])]  # fmt: skip
+    spread = [
+        (
+            float(m.std())
+            if (m := window.project.heat_map(r.id, "confidence")) is not None
+            else -1.0,
+            i,
+        )
+        for i, r in enumerate(rows.model.rows[:10])
+    ]
     rows.set_current_row(max(spread)[1])
     for index, name in ((1, "heat_map.png"), (2, "heat_map_cam.png")):
         window.heat_combo.setCurrentIndex(index)

@@ -20,12 +20,20 @@ from PySide6.QtWidgets import (
 )
 
 CHOICES = (
-    ("folder", "mdi6.folder-image", "Open a data folder…",
-     "Images with tags.csv, tags.json, a folder per tag, or a VOC root"),
+    (
+        "folder",
+        "mdi6.folder-image",
+        "Open a data folder…",
+        "Images with tags.csv, tags.json, a folder per tag, or a VOC root",
+    ),
     ("project", "mdi6.database-outline", "Open a project…", "A mcc_project/project.sqlite"),
-    ("demo", "mdi6.play-circle-outline", "Try the demo",
-     "120 generated scenes with 4 classes; a few come with reviewed masks"),
-)  # fmt: skip
+    (
+        "demo",
+        "mdi6.play-circle-outline",
+        "Try the demo",
+        "120 generated scenes with 4 classes; a few come with reviewed masks",
+    ),
+)
 
 
 class StartScreen(QWidget):
@@ -67,7 +75,9 @@ class StartScreen(QWidget):
             item.setToolTip(path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.recent.addItem(item)
-        self.recent.itemActivated.connect(lambda item: self.chosen.emit(item.data(Qt.ItemDataRole.UserRole)))  # fmt: skip
+        self.recent.itemActivated.connect(
+            lambda item: self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+        )
         side = QVBoxLayout()
         heading = QLabel("Recent projects")
         bold = heading.font()

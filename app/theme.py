@@ -10,17 +10,26 @@ from PySide6.QtWidgets import QApplication
 from mcc_engine.resources import resource_path
 
 _DARK = {
-    QPalette.ColorRole.Window: (45, 47, 51), QPalette.ColorRole.WindowText: (222, 224, 228),
-    QPalette.ColorRole.Base: (32, 34, 37), QPalette.ColorRole.AlternateBase: (55, 58, 63),
-    QPalette.ColorRole.Text: (222, 224, 228), QPalette.ColorRole.Button: (55, 58, 63),
-    QPalette.ColorRole.ButtonText: (222, 224, 228), QPalette.ColorRole.ToolTipBase: (55, 58, 63),
-    QPalette.ColorRole.ToolTipText: (222, 224, 228), QPalette.ColorRole.Highlight: (53, 132, 228),
-    QPalette.ColorRole.HighlightedText: (255, 255, 255), QPalette.ColorRole.Link: (120, 170, 255),
-    QPalette.ColorRole.PlaceholderText: (140, 144, 150), QPalette.ColorRole.Mid: (70, 73, 78),
-    QPalette.ColorRole.Dark: (30, 31, 34), QPalette.ColorRole.Light: (80, 83, 88),
-    QPalette.ColorRole.Midlight: (66, 69, 74), QPalette.ColorRole.Shadow: (15, 15, 16),
+    QPalette.ColorRole.Window: (45, 47, 51),
+    QPalette.ColorRole.WindowText: (222, 224, 228),
+    QPalette.ColorRole.Base: (32, 34, 37),
+    QPalette.ColorRole.AlternateBase: (55, 58, 63),
+    QPalette.ColorRole.Text: (222, 224, 228),
+    QPalette.ColorRole.Button: (55, 58, 63),
+    QPalette.ColorRole.ButtonText: (222, 224, 228),
+    QPalette.ColorRole.ToolTipBase: (55, 58, 63),
+    QPalette.ColorRole.ToolTipText: (222, 224, 228),
+    QPalette.ColorRole.Highlight: (53, 132, 228),
+    QPalette.ColorRole.HighlightedText: (255, 255, 255),
+    QPalette.ColorRole.Link: (120, 170, 255),
+    QPalette.ColorRole.PlaceholderText: (140, 144, 150),
+    QPalette.ColorRole.Mid: (70, 73, 78),
+    QPalette.ColorRole.Dark: (30, 31, 34),
+    QPalette.ColorRole.Light: (80, 83, 88),
+    QPalette.ColorRole.Midlight: (66, 69, 74),
+    QPalette.ColorRole.Shadow: (15, 15, 16),
     QPalette.ColorRole.BrightText: (255, 255, 255),
-}  # fmt: skip
+}
 
 
 def _dark_sheet() -> str:
@@ -37,7 +46,7 @@ def dark_palette() -> QPalette:
         QPalette.ColorRole.ButtonText,
         QPalette.ColorRole.WindowText,
     ):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 123, 128))  # fmt: skip
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 123, 128))
     return palette
 
 

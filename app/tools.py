@@ -18,8 +18,9 @@ def _clip(x0: int, y0: int, x1: int, y1: int, shape: tuple[int, int]) -> Rect | 
     return x0, y0, x1 - x0, y1 - y0
 
 
-def brush(mask: np.ndarray, start: tuple[float, float], end: tuple[float, float], *, size: int,
-          value: int) -> Rect | None:  # fmt: skip
+def brush(
+    mask: np.ndarray, start: tuple[float, float], end: tuple[float, float], *, size: int, value: int
+) -> Rect | None:
     """Paint a round-capped line of width `size` from start to end (x, y) with `value`, in place."""
     radius = max(1, size) / 2.0
     # The pixel under the cursor is the one whose square holds the point: floor, not round
@@ -50,8 +51,13 @@ def fill_polygon(mask: np.ndarray, points: list[tuple[float, float]], *, value: 
         return None
     pts = np.round(np.asarray(points, np.float64)).astype(np.int32)
     cv2.fillPoly(mask, [pts], int(value))
-    return _clip(int(pts[:, 0].min()), int(pts[:, 1].min()), int(pts[:, 0].max()) + 1,
-                 int(pts[:, 1].max()) + 1, mask.shape)  # fmt: skip
+    return _clip(
+        int(pts[:, 0].min()),
+        int(pts[:, 1].min()),
+        int(pts[:, 0].max()) + 1,
+        int(pts[:, 1].max()) + 1,
+        mask.shape,
+    )
 
 
 def flood_fill(mask: np.ndarray, seed: tuple[int, int], *, value: int) -> Rect | None:

@@ -41,8 +41,10 @@ class WeightsDialog(QDialog):
         self.probe_timeout = PROBE_TIMEOUT
         self.worker: Worker | None = None
         self.setWindowTitle("ImageNet weights needed")
-        intro = QLabel(f"The preset “{preset}” starts from the ImageNet weights of {backbone}. "
-                       "They are not on this computer yet.")  # fmt: skip
+        intro = QLabel(
+            f"The preset “{preset}” starts from the ImageNet weights of {backbone}. "
+            "They are not on this computer yet."
+        )
         intro.setWordWrap(True)
         self.download_button = QPushButton("Download")
         self.download_button.setToolTip("From the Hugging Face hub, into timm's weights cache")
@@ -78,8 +80,9 @@ class WeightsDialog(QDialog):
 
         def job(progress, should_stop):
             try:
-                return download_weights(backbone, progress=progress, should_stop=should_stop,
-                                        timeout=timeout)  # fmt: skip
+                return download_weights(
+                    backbone, progress=progress, should_stop=should_stop, timeout=timeout
+                )
             except Cancelled:
                 return "stopped"
 
@@ -87,8 +90,11 @@ class WeightsDialog(QDialog):
 
     def choose_file(self) -> None:
         """Ask for a timm state dict of the backbone and store it as its ImageNet weights."""
-        name = QFileDialog.getOpenFileName(self, f"Weights of {self.backbone}",
-                                           filter="Weights (*.pth *.pt *.bin *.safetensors);;All files (*)")[0]  # fmt: skip
+        name = QFileDialog.getOpenFileName(
+            self,
+            f"Weights of {self.backbone}",
+            filter="Weights (*.pth *.pt *.bin *.safetensors);;All files (*)",
+        )[0]
         if not name:
             return
         self.status.setText(f"Checking {Path(name).name}…")

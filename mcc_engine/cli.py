@@ -73,8 +73,9 @@ def _build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train or fine-tune on a data folder")
     train.add_argument("--data", type=Path)
     train.add_argument("--out", type=Path)
-    train.add_argument("--preset", choices=["tiny", "demo", "cpu", "gpu", "paper"],
-                       help="default cpu")  # fmt: skip
+    train.add_argument(
+        "--preset", choices=["tiny", "demo", "cpu", "gpu", "paper"], help="default cpu"
+    )
     train.add_argument("--backbone")
     train.add_argument("--weights", help="imagenet, none, or a FILE")
     train.add_argument("--init", help="start from this checkpoint's weights")
@@ -169,19 +170,36 @@ def _cmd_train(args) -> int:
     from mcc_engine.train.config import TrainConfig
     from mcc_engine.train.trainer import train
 
-    given = {k: getattr(args, k) for k in ("preset", "backbone", "weights", "init", "iters",
-                                           "batch", "crop", "lr", "amp", "seed")}  # fmt: skip
+    given = {
+        k: getattr(args, k)
+        for k in (
+            "preset",
+            "backbone",
+            "weights",
+            "init",
+            "iters",
+            "batch",
+            "crop",
+            "lr",
+            "amp",
+            "seed",
+        )
+    }
     method = {f"w_{k}": getattr(args, f"w_{k}") for k in ("aff", "mcc", "seg", "reg")}
     method["cam_warmup_fraction"] = args.cam_warmup
     method["mcc_cosine"] = args.mcc_cosine
     cfg = TrainConfig(
-        data=str(args.data) if args.data else None, out=str(args.out) if args.out else None,
-        resume=str(args.resume) if args.resume else None, device=args.device,
+        data=str(args.data) if args.data else None,
+        out=str(args.out) if args.out else None,
+        resume=str(args.resume) if args.resume else None,
+        device=args.device,
         masks=str(args.masks) if args.masks else None,
-        save_every=args.save_every, log_every=args.log_every, num_workers=args.workers,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        num_workers=args.workers,
         method={k: v for k, v in method.items() if v is not None},
         **{k: v for k, v in given.items() if v is not None},
-    )  # fmt: skip
+    )
     if cfg.resume is None and cfg.data is None:
         raise InputError(None, "train needs --data DIR (or --resume RUN_DIR)")
     if args.masks is not None and not args.masks.is_dir():
@@ -190,8 +208,10 @@ def _cmd_train(args) -> int:
 
     def show(p) -> None:
         nonlocal width
-        line = (f"step {p.step}/{p.total}  loss {p.losses['total']:.4f}  "
-                f"{p.seconds_per_step:.2f} s/step  eta {p.eta_seconds / 60:.1f} min")  # fmt: skip
+        line = (
+            f"step {p.step}/{p.total}  loss {p.losses['total']:.4f}  "
+            f"{p.seconds_per_step:.2f} s/step  eta {p.eta_seconds / 60:.1f} min"
+        )
         width = max(width, len(line))
         print("\r" + line.ljust(width), end="", file=sys.stderr, flush=True)
 
@@ -215,8 +235,11 @@ def _cmd_train(args) -> int:
     except Cancelled as stop:  # the first Ctrl+C: last.pt saved at the step it stopped
         result, stopped = stop.kept, True
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue from the last saved step with: mcc train --resume "
-              f"{cfg.resume or cfg.out}", file=sys.stderr)  # fmt: skip
+        print(
+            f"\ninterrupted; continue from the last saved step with: mcc train --resume "
+            f"{cfg.resume or cfg.out}",
+            file=sys.stderr,
+        )
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -225,8 +248,10 @@ def _cmd_train(args) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if stopped:
-        print(f"stopped at step {result.step}; checkpoint {result.last_checkpoint}; continue with: "
-              f"mcc train --resume {result.run_dir}")  # fmt: skip
+        print(
+            f"stopped at step {result.step}; checkpoint {result.last_checkpoint}; continue with: "
+            f"mcc train --resume {result.run_dir}"
+        )
         return 130
     print(f"trained {result.step} steps; checkpoint {result.last_checkpoint}")
     return 0
@@ -289,16 +314,26 @@ def _cmd_eval(args) -> int:
 def _cmd_export(args) -> int:
     from mcc_engine.formats.export import export_dataset
 
-    summary = export_dataset(data=args.data, masks=args.masks, fmt=args.format, out=args.out,
-                             val_fraction=args.val_fraction,
-                             coco_segmentation=args.coco_segmentation,
-                             include_unlabelled=args.include_unlabelled)  # fmt: skip
+    summary = export_dataset(
+        data=args.data,
+        masks=args.masks,
+        fmt=args.format,
+        out=args.out,
+        val_fraction=args.val_fraction,
+        coco_segmentation=args.coco_segmentation,
+        include_unlabelled=args.include_unlabelled,
+    )
     print(summary.describe())
     return 0
 
 
-COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "infer": _cmd_infer, "eval": _cmd_eval,
-            "export": _cmd_export}  # fmt: skip
+COMMANDS = {
+    "demo": _cmd_demo,
+    "train": _cmd_train,
+    "infer": _cmd_infer,
+    "eval": _cmd_eval,
+    "export": _cmd_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,8 +54,11 @@ class TrainResult:
 
 def _check_crop(crop: int, patch: int) -> None:
     if crop % patch or crop // patch < 2:
-        raise InputError(None, f"crop {crop} is impossible: it must be a multiple of the patch size "
-                               f"{patch} and at least {2 * patch}")  # fmt: skip
+        raise InputError(
+            None,
+            f"crop {crop} is impossible: it must be a multiple of the patch size "
+            f"{patch} and at least {2 * patch}",
+        )
 
 
 def _flag(name: str) -> str:
@@ -81,14 +84,20 @@ def _resumed_config(given: TrainConfig, saved: TrainConfig) -> tuple[TrainConfig
             clash = {k: v for k, v in value.items() if old.get(k, v) != v or k not in old}
             if clash:
                 key = next(iter(clash))
-                raise InputError(Path(given.resume), f"{name} setting {key}={clash[key]!r} "
-                                 f"conflicts with the run's {old.get(key)!r}; a resumed run keeps "
-                                 "its settings (start a new run with --init to change them)")  # fmt: skip
+                raise InputError(
+                    Path(given.resume),
+                    f"{name} setting {key}={clash[key]!r} "
+                    f"conflicts with the run's {old.get(key)!r}; a resumed run keeps "
+                    "its settings (start a new run with --init to change them)",
+                )
             continue
         if name not in RESUMABLE_CHANGES:
-            raise InputError(Path(given.resume), f"{_flag(name)} {value} conflicts with the run's "
-                             f"{old}; a resumed run keeps its settings (start a new run with "
-                             "--init to change them)")  # fmt: skip
+            raise InputError(
+                Path(given.resume),
+                f"{_flag(name)} {value} conflicts with the run's "
+                f"{old}; a resumed run keeps its settings (start a new run with "
+                "--init to change them)",
+            )
         values[name] = value
         if name != "device":
             notes.append(f"resumed with {_flag(name)} {value} (the run had {old})")
@@ -121,13 +130,23 @@ def _batches(dataset, *, batch: int, seed: int, start_step: int, ctx, weights):
             step += 1
 
 
-def _settings(cfg: TrainConfig, folder: DataFolder, model_cfg: ModelConfig, method: MethodConfig,
-              run_dir: Path) -> dict[str, Any]:  # fmt: skip
+def _settings(
+    cfg: TrainConfig,
+    folder: DataFolder,
+    model_cfg: ModelConfig,
+    method: MethodConfig,
+    run_dir: Path,
+) -> dict[str, Any]:
     return {
-        "train": cfg.to_dict(), "model": model_cfg.to_dict(), "method": method.to_dict(),
-        "classes": folder.classes, "data_root": str(folder.root), "images": len(folder.samples),
-        "run_dir": str(run_dir), "versions": versions(),
-    }  # fmt: skip
+        "train": cfg.to_dict(),
+        "model": model_cfg.to_dict(),
+        "method": method.to_dict(),
+        "classes": folder.classes,
+        "data_root": str(folder.root),
+        "images": len(folder.samples),
+        "run_dir": str(run_dir),
+        "versions": versions(),
+    }
 
 
 def train(
@@ -182,8 +201,11 @@ def _train(
             "tags.json or a folder per tag) first",
         )
     if resume_state is not None and list(resume_state.get("classes", [])) != folder.classes:
-        raise InputError(Path(cfg.resume) / "last.pt", "this run was trained on another class list "
-                         f"({', '.join(resume_state.get('classes', []))}); start a new run with --init")  # fmt: skip
+        raise InputError(
+            Path(cfg.resume) / "last.pt",
+            "this run was trained on another class list "
+            f"({', '.join(resume_state.get('classes', []))}); start a new run with --init",
+        )
     if not cfg.out:
         raise InputError(None, "no run folder given (--out RUN_DIR)")
     run_dir = Path(cfg.out)
@@ -193,8 +215,12 @@ def _train(
         )
 
     ctx = distributed.init_from_env(cfg.device)
-    dev = setup_device(f"cuda:{ctx.local_rank}" if ctx.enabled and cfg.device != "cpu"
-                       and torch.cuda.is_available() else cfg.device, amp=bool(cfg.amp))  # fmt: skip
+    dev = setup_device(
+        f"cuda:{ctx.local_rank}"
+        if ctx.enabled and cfg.device != "cpu" and torch.cuda.is_available()
+        else cfg.device,
+        amp=bool(cfg.amp),
+    )
     torch.manual_seed(cfg.seed)
     model_cfg = ModelConfig(backbone=cfg.backbone, num_classes=len(folder.classes), **cfg.model)
     try:
@@ -229,12 +255,21 @@ def _train(
         ids = [dev.device.index] if dev.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=ids, find_unused_parameters=True)
 
-    views = ViewConfig(crop=cfg.crop, quirk_box_unflipped=method.quirk_box_unflipped,
-                       quirk_local_flip=method.quirk_local_flip)  # fmt: skip
-    dataset = TrainDataset(folder, crop=cfg.crop, mean=model.pixel_mean.tolist(),
-                           std=model.pixel_std.tolist(), masks_dir=cfg.masks,
-                           mask_images=set(cfg.mask_images) if cfg.mask_images is not None else None,
-                           seed=cfg.seed, view_cfg=views)  # fmt: skip
+    views = ViewConfig(
+        crop=cfg.crop,
+        quirk_box_unflipped=method.quirk_box_unflipped,
+        quirk_local_flip=method.quirk_local_flip,
+    )
+    dataset = TrainDataset(
+        folder,
+        crop=cfg.crop,
+        mean=model.pixel_mean.tolist(),
+        std=model.pixel_std.tolist(),
+        masks_dir=cfg.masks,
+        mask_images=set(cfg.mask_images) if cfg.mask_images is not None else None,
+        seed=cfg.seed,
+        view_cfg=views,
+    )
     weights = corrected_sampling_weights(dataset, cfg.corrected_ratio) if dataset.masks else None
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -247,19 +282,32 @@ def _train(
 
     def checkpoint(step: int) -> None:
         if ctx.is_main:
-            save_checkpoint(run_dir / "last.pt", {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": step, "classes": folder.classes,
-                "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
-                "method_config": method.to_dict(), "rng": {"torch": torch.get_rng_state()},
-                "versions": versions(),
-            })  # fmt: skip
+            save_checkpoint(
+                run_dir / "last.pt",
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "classes": folder.classes,
+                    "model_config": model_cfg.to_dict(),
+                    "train_config": cfg.to_dict(),
+                    "method_config": method.to_dict(),
+                    "rng": {"torch": torch.get_rng_state()},
+                    "versions": versions(),
+                },
+            )
 
-    batches = _batches(dataset, batch=cfg.batch, seed=cfg.seed, start_step=start, ctx=ctx,
-                       weights=weights)  # fmt: skip
-    loader = DataLoader(dataset, batch_sampler=_LimitedSampler(batches, cfg.iters - start),
-                        num_workers=cfg.num_workers, pin_memory=dev.device.type == "cuda",
-                        collate_fn=collate)  # fmt: skip
+    batches = _batches(
+        dataset, batch=cfg.batch, seed=cfg.seed, start_step=start, ctx=ctx, weights=weights
+    )
+    loader = DataLoader(
+        dataset,
+        batch_sampler=_LimitedSampler(batches, cfg.iters - start),
+        num_workers=cfg.num_workers,
+        pin_memory=dev.device.type == "cuda",
+        collate_fn=collate,
+    )
     step, cancelled = start, False
     started = time.perf_counter()
     model.train()
@@ -273,8 +321,11 @@ def _train(
             with dev.autocast():
                 out = objective(batch, step=step, total_steps=cfg.iters, generator=generator)
             if not math.isfinite(out.parts["total"]):
-                raise InputError(None, f"training diverged at step {step} (loss {out.loss}); "
-                                       "lower --lr or use a preset")  # fmt: skip
+                raise InputError(
+                    None,
+                    f"training diverged at step {step} (loss {out.loss}); "
+                    "lower --lr or use a preset",
+                )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(out.loss).backward()
             scaler.step(optimizer)
@@ -284,12 +335,24 @@ def _train(
             elapsed = time.perf_counter() - started
             per_step = elapsed / (step - start)
             if log is not None and (step % cfg.log_every == 0 or step == cfg.iters):
-                log.append({"step": step, "lr": optimizer.param_groups[0]["lr"], **out.parts,
-                            "seconds": per_step})  # fmt: skip
+                log.append(
+                    {
+                        "step": step,
+                        "lr": optimizer.param_groups[0]["lr"],
+                        **out.parts,
+                        "seconds": per_step,
+                    }
+                )
             if progress is not None and ctx.is_main:
-                progress(Progress(step=step, total=cfg.iters, losses=out.parts,
-                                  seconds_per_step=per_step,
-                                  eta_seconds=per_step * (cfg.iters - step)))  # fmt: skip
+                progress(
+                    Progress(
+                        step=step,
+                        total=cfg.iters,
+                        losses=out.parts,
+                        seconds_per_step=per_step,
+                        eta_seconds=per_step * (cfg.iters - step),
+                    )
+                )
             if step % cfg.save_every == 0:
                 checkpoint(step)
             stop = should_stop is not None and should_stop()
