@@ -13,7 +13,12 @@ from timm.layers import resample_abs_pos_embed
 from mcc_engine.errors import InputError
 
 # Rows of these tensors are per class; a checkpoint of another tag set cannot fill them as is.
-_PER_CLASS = ("classifier.weight", "aux_classifier.weight", "decoder.conv8.weight")
+_PER_CLASS = (
+    "classifier.weight",
+    "aux_classifier.weight",
+    "decoder.conv8.weight",
+    "decoder.conv8.bias",  # checkpoints before 0.2 only
+)
 # The encoder's ImageNet classifier: the authors' checkpoints carry it, no MCC output uses it.
 _UNUSED = ("encoder.head.weight", "encoder.head.bias")
 
@@ -90,15 +95,29 @@ def load_imagenet(model) -> None:
     _load_encoder(model, source.state_dict(), Path(f"<imagenet {name}>"))
 
 
-def load_weights_file(model, path: str | Path, *, classes: list[str] | None = None) -> LoadReport:
+def weights_architecture(data: dict[str, Any]) -> dict[str, Any]:
+    """Model settings that a checkpoint's weights fix whatever the preset says: a decoder with
+    biases (MCC Annotate before 0.2), so that an older project's model can still be fine-tuned."""
+    state = state_dict_of(data)
+    return {"decoder_bias": True} if "decoder.conv6.bias" in state else {}
+
+
+def load_weights_file(
+    model,
+    path: str | Path,
+    *,
+    classes: list[str] | None = None,
+    data: dict[str, Any] | None = None,
+) -> LoadReport:
     """Load a timm ViT state dict into the encoder, or an MCC checkpoint into the whole model.
 
     An MCC checkpoint of another tag set keeps its encoder, decoder trunk and projectors; class
     rows are copied for class names both lists share (when the file names its classes) and the
-    other rows keep their fresh initialisation, which the report lists.
+    other rows keep their fresh initialisation, which the report lists. `data`: the file's
+    contents when the caller has read them already.
     """
     path = Path(path)
-    data = read_checkpoint(path)
+    data = read_checkpoint(path) if data is None else data
     state = state_dict_of(data)
     if not state:
         raise InputError(path, "holds no weights")

@@ -22,7 +22,12 @@ from mcc_engine.errors import Cancelled, InputError
 from mcc_engine.method.config import MethodConfig
 from mcc_engine.method.step import MCCObjective
 from mcc_engine.model.network import ModelConfig, build_model
-from mcc_engine.model.weights import load_imagenet, load_weights_file, read_checkpoint
+from mcc_engine.model.weights import (
+    load_imagenet,
+    load_weights_file,
+    read_checkpoint,
+    weights_architecture,
+)
 from mcc_engine.train import distributed
 from mcc_engine.train.config import RESUMABLE_CHANGES, TrainConfig
 from mcc_engine.train.device import out_of_memory_message, setup_device
@@ -222,7 +227,11 @@ def _train(
         amp=bool(cfg.amp),
     )
     torch.manual_seed(cfg.seed)
-    model_cfg = ModelConfig(backbone=cfg.backbone, num_classes=len(folder.classes), **cfg.model)
+    init_data = read_checkpoint(cfg.init) if cfg.init and resume_state is None else None
+    fixed = weights_architecture(init_data) if init_data is not None else {}
+    model_cfg = ModelConfig(
+        backbone=cfg.backbone, num_classes=len(folder.classes), **{**fixed, **cfg.model}
+    )
     try:
         model = build_model(model_cfg)
     except RuntimeError as exc:
@@ -234,7 +243,7 @@ def _train(
         elif cfg.weights not in (None, "none"):
             load_weights_file(model, cfg.weights)
         if cfg.init:
-            report = load_weights_file(model, cfg.init, classes=folder.classes)
+            report = load_weights_file(model, cfg.init, classes=folder.classes, data=init_data)
             if report.reinitialised:
                 notes.append(f"new class rows for {', '.join(report.reinitialised)}")
     else:

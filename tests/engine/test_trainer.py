@@ -251,3 +251,33 @@ def test_ctrl_c_saves_last_pt_and_the_run_resumes(demo, tmp_path):
     saved = torch.load(run / "last.pt", weights_only=True)["step"]
     assert saved >= 1  # no --save-every step was reached: the stop itself saved it
     assert train(TrainConfig(resume=str(run), iters=saved + 1)).step == saved + 1
+
+
+def test_a_model_of_an_older_version_with_decoder_biases_can_be_fine_tuned(demo, tmp_path):
+    """Checkpoints before 0.2 had decoder biases and no `decoder_bias` in their settings: --init
+    from one builds the decoder they need instead of refusing the file."""
+    from mcc_engine.model.network import ModelConfig, build_model
+
+    first = train(TrainConfig(data=str(demo), out=str(tmp_path / "new"), preset="tiny", iters=1))
+    settings = first.model.cfg.to_dict()
+    del settings["decoder_bias"]
+    old = build_model(ModelConfig.from_dict(settings))  # as 0.1 built it: with biases
+    assert old.decoder.conv6.bias is not None
+    data = torch.load(tmp_path / "new" / "last.pt", weights_only=True)
+    data.update(model=old.state_dict(), model_config=settings)
+    torch.save(data, tmp_path / "old.pt")
+
+    tuned = train(
+        TrainConfig(
+            data=str(demo),
+            out=str(tmp_path / "tuned"),
+            preset="tiny",
+            init=str(tmp_path / "old.pt"),
+            iters=1,
+        )
+    )
+    assert tuned.model.decoder.conv6.bias is not None
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert config["model"]["decoder_bias"] is True
+    fresh = train(TrainConfig(data=str(demo), out=str(tmp_path / "fresh"), preset="tiny", iters=1))
+    assert fresh.model.decoder.conv6.bias is None

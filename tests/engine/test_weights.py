@@ -74,3 +74,16 @@ def test_imagenet_weights_offline_say_how_to_proceed(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(InputError, match="--weights FILE"):
         load_imagenet(tiny_model())
+
+
+def test_decoder_biases_of_an_older_checkpoint_follow_the_class_rows(tmp_path):
+    from mcc_engine.model.network import ModelConfig, build_model
+    from tests.engine.tiny import TINY
+
+    source = build_model(ModelConfig(num_classes=3, decoder_bias=True, **TINY))
+    torch.save({"model": source.state_dict(), "classes": ["cat", "dog", "sofa"]}, tmp_path / "a.pt")
+    other = build_model(ModelConfig(num_classes=2, decoder_bias=True, **TINY))
+    report = load_weights_file(other, tmp_path / "a.pt", classes=["dog", "horse"])
+    assert "decoder.conv8.bias" in report.reinitialised
+    torch.testing.assert_close(other.decoder.conv8.bias[:2], source.decoder.conv8.bias[[0, 2]])
+    torch.testing.assert_close(other.decoder.conv6.bias, source.decoder.conv6.bias)
