@@ -28,15 +28,14 @@ def isolated_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    """Build a main window on a fresh 8-image demo project; closes it after the test."""
+def window_on(qtbot):
+    """Open a main window on a data folder, shown and active; after the test its worker is
+    stopped and it is closed."""
     from app.main_window import MainWindow
 
     windows = []
 
-    def factory(count: int = 8):
-        data = tmp_path / "demo"
-        write_demo(data, count=count, seed=5)
+    def open_on(data):
         window = MainWindow(Project.open(data))
         qtbot.addWidget(window)
         window.resize(1200, 800)
@@ -47,13 +46,25 @@ def make_window(qtbot, tmp_path):
         windows.append(window)
         return window
 
-    yield factory
+    yield open_on
     for window in windows:
         if window.worker is not None:
             window.worker.stop()
             window.worker.wait()
             assert not window.worker.thread.isRunning()
         window.close()
+
+
+@pytest.fixture
+def make_window(window_on, tmp_path):
+    """Build a main window on a fresh 8-image demo project; closes it after the test."""
+
+    def factory(count: int = 8):
+        data = tmp_path / "demo"
+        write_demo(data, count=count, seed=5)
+        return window_on(data)
+
+    return factory
 
 
 def saved_mask(window):

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 
 from mcc_engine.data.images import read_image
 from mcc_engine.data.masks import mask_rel_path, read_mask
-from mcc_engine.project.store import Project
 from tests.app.conftest import saved_mask
 from tests.app.drive import NO_MODIFIER, click, drag, key, undo, view_point
 from tests.engine.scenes import centre_of, ellipse_scene
@@ -38,11 +37,9 @@ def click_window(make_window):
 
 
 @pytest.fixture
-def scene_window(qtbot, tmp_path):
+def scene_window(tmp_path, window_on):
     """A window on a made-up folder: blocks.png (two flat colours 30 apart, for the wand) and
     scene.png (a red ellipse with a near-red rectangle touching it, not part of it)."""
-    from app.main_window import MainWindow
-
     data = tmp_path / "scenes"
     data.mkdir()
     blocks = np.full((120, 160, 3), 30, np.uint8)
@@ -59,13 +56,7 @@ def scene_window(qtbot, tmp_path):
     for name, rgb in (("blocks.png", blocks), ("scene.png", image)):
         cv2.imwrite(str(data / name), rgb[:, :, ::-1])
     (data / "tags.csv").write_text("image,tags\nblocks.png,thing\nscene.png,thing\n")
-    window = MainWindow(Project.open(data))
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    window = window_on(data)
     window.truth = {"object": obj, "neighbour": extra}
     yield window
     window.close()

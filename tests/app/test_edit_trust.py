@@ -31,29 +31,16 @@ def _demo_with_reviewed_masks(data: Path, count: int = 8) -> None:
 
 
 @pytest.fixture
-def reviewed_window(qtbot, tmp_path):
+def reviewed_window(tmp_path, window_on):
     """A window on an 8-image demo whose first five images are reviewed."""
-    from app.main_window import MainWindow
-
-    windows = []
 
     def factory():
         data = tmp_path / "demo"
         if not data.exists():
             _demo_with_reviewed_masks(data)
-        window = MainWindow(Project.open(data))
-        qtbot.addWidget(window)
-        window.resize(1200, 800)
-        window.show()
-        qtbot.waitExposed(window)
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow)
-        windows.append(window)
-        return window
+        return window_on(data)
 
-    yield factory
-    for window in windows:
-        window.close()
+    return factory
 
 
 def _click_row(window, row: int) -> None:

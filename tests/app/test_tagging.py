@@ -24,12 +24,9 @@ LEFT = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def untagged_window(qtbot, tmp_path):
+def untagged_window(qtbot, tmp_path, window_on):
     """A window on a 12-image demo whose tags.csv was deleted (its classes.txt stays), or on
     its images alone (`flat`)."""
-    from app.main_window import MainWindow
-
-    windows = []
 
     def factory(*, flat: bool = False):
         data = tmp_path / "demo"
@@ -38,26 +35,13 @@ def untagged_window(qtbot, tmp_path):
         if flat:  # images only: no class list, no sub-folders (which would be tags)
             data = tmp_path / "photos"
             (tmp_path / "demo" / "images").rename(data)
-        window = MainWindow(Project.open(data))
-        qtbot.addWidget(window)
-        window.resize(1200, 800)
-        window.show()
-        qtbot.waitExposed(window)
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow)
+        window = window_on(data)
         grid = window.tagging.view.grid
         last = grid.model().index(grid.model().rowCount() - 1)
         qtbot.waitUntil(lambda: not grid.visualRect(last).isEmpty())  # laid out in batches
-        windows.append(window)
         return window
 
-    yield factory
-    for window in windows:
-        if window.worker is not None:
-            window.worker.stop()
-            window.worker.wait()
-            assert not window.worker.thread.isRunning()
-        window.close()
+    return factory
 
 
 def _grid(window):
