@@ -1,8 +1,9 @@
 """A model-based test of the window's edit path (issue 11), with real mouse and key events.
 
 Random strokes (brush, eraser, unlabelled), fills, Ctrl+Z / Ctrl+Shift+Z, image switches
-(clicking a row, A / D), R (mark reviewed and go on), bursts of edits and undos while saves are
-in flight, closing and reopening the window, and writer processes killed by SIGKILL between two
+(clicking a row, A / D), R (mark reviewed and go on), click to segment (S: a click, then Enter,
+Esc, or the region left showing while other keys come), the colour wand (W), bursts of edits and
+undos while saves are in flight, closing and reopening the window, and writer processes killed by SIGKILL between two
 windows. After every action, with the saver's queue written: the canvas shows the oracle's mask,
 the project's revisions, mask files and states agree with the oracle, and the list shows the
 image's state. `MCC_STATEFUL_WINDOW_ACTIONS` sets how many actions run (default 300).
@@ -12,7 +13,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -56,6 +59,7 @@ class WindowMachine(RuleBasedStateMachine):
     """A main window on a three-image project, beside the oracle."""
 
     actions = 0
+    clicks: ClassVar[Counter] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,9 +138,61 @@ class WindowMachine(RuleBasedStateMachine):
     def fill_a_region(self, k, point):
         self._fill(k, point)
 
+    @rule(
+        k=st.sampled_from(CLASS_KEYS),
+        point=pixels,
+        then=st.sampled_from(["enter", "escape", "leave it showing"]),
+    )
+    def click_to_segment(self, k, point, then):
+        WindowMachine.actions += 1
+        WindowMachine.clicks[then] += 1
+        tool = self.window.click_tool
+        key(self.window, Qt.Key.Key_S)
+        key(self.window, k)
+        _wait(tool.ready)
+        x, y = self._inside(point)
+        before = self.current.shown()
+        click(self.window, x + 0.5, y + 0.5)
+        _wait(lambda: tool.region() is not None)
+        region = tool.region()
+        assert region is not None and region[y, x], "the clicked pixel is in the region"
+        np.testing.assert_array_equal(self.window.canvas.mask(), before)  # a preview writes nothing
+        if then == "leave it showing":
+            return
+        key(self.window, Qt.Key.Key_Return if then == "enter" else Qt.Key.Key_Escape)
+        assert tool.region() is None
+        painted = self.window.canvas.mask().copy()
+        expected = before.copy()
+        if then == "enter":
+            expected[region] = self.window.canvas.current_class
+        np.testing.assert_array_equal(painted, expected)
+        if (painted != before).any():
+            self.current.edit(painted)
+
+    @rule(k=st.sampled_from(CLASS_KEYS), point=pixels)
+    def colour_wand(self, k, point):
+        WindowMachine.actions += 1
+        key(self.window, Qt.Key.Key_W)
+        key(self.window, k)
+        x, y = self._inside(point)
+        before = self.current.shown()
+        click(self.window, x + 0.5, y + 0.5)
+        painted = self.window.canvas.mask().copy()
+        value = self.window.canvas.current_class
+        assert painted[y, x] == value
+        changed = painted != before
+        assert (painted[changed] == value).all(), "the wand writes the current class only"
+        if changed.any():
+            self.current.edit(painted)
+
     def _undo(self) -> None:
         WindowMachine.actions += 1
+        showing = self.window.click_tool.plan is not None
+        before = self.current.shown()
         undo(self.window)
+        if showing:  # a click region shows: Ctrl+Z takes back a click, not an edit
+            np.testing.assert_array_equal(self.window.canvas.mask(), before)
+            return
         self.current.undo()
 
     def _redo(self) -> None:
@@ -234,6 +290,7 @@ class WindowMachine(RuleBasedStateMachine):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the killed writers are forked processes")
 def test_the_window_edits_agree_with_the_oracle_through_random_actions(qapp):
     WindowMachine.actions = 0
+    WindowMachine.clicks = Counter()
     run_state_machine_as_test(
         WindowMachine,
         settings=settings(
@@ -245,5 +302,5 @@ def test_the_window_edits_agree_with_the_oracle_through_random_actions(qapp):
             suppress_health_check=list(HealthCheck),
         ),
     )
-    print(f"{WindowMachine.actions} window actions")
+    print(f"{WindowMachine.actions} window actions; click to segment: {dict(WindowMachine.clicks)}")
     assert WindowMachine.actions >= ACTIONS, WindowMachine.actions
