@@ -72,26 +72,18 @@ def test_resume_refuses_another_class_list(demo, tmp_path):
         train(TrainConfig(data=str(demo), out=str(tmp_path / "run"), preset="tiny", iters=1))
 
 
+def _cli_train(demo, run, *, iters: int, save_every: int) -> list[str]:
+    """The `mcc train` command line of a tiny run that logs every step."""
+    return [
+        *(sys.executable, "-m", "mcc_engine.cli", "train", "--data", str(demo), "--out", str(run)),
+        *("--preset", "tiny", "--iters", str(iters), "--save-every", str(save_every)),
+        *("--log-every", "1"),
+    ]
+
+
 def test_resume_after_sigkill_continues_from_the_saved_step(demo, tmp_path):
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mcc_engine.cli",
-        "train",
-        "--data",
-        str(demo),
-        "--out",
-        str(run),
-        "--preset",
-        "tiny",
-        "--iters",
-        "400",
-        "--save-every",
-        "3",
-        "--log-every",
-        "1",
-    ]
+    cmd = _cli_train(demo, run, iters=400, save_every=3)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -219,24 +211,7 @@ def test_legacy_run_settings_keep_their_method_settings():
 
 def test_ctrl_c_saves_last_pt_and_the_run_resumes(demo, tmp_path):
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mcc_engine.cli",
-        "train",
-        "--data",
-        str(demo),
-        "--out",
-        str(run),
-        "--preset",
-        "tiny",
-        "--iters",
-        "100000",
-        "--save-every",
-        "100000",
-        "--log-every",
-        "1",
-    ]
+    cmd = _cli_train(demo, run, iters=100000, save_every=100000)
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
