@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,13 @@ SMALL_SIDE: Final = 256  # up to this input side one thread is faster: 4.7x at 1
 METHODS: Final = ("ours", "authors")
 SHARPNESS: Final = 0.1  # softmax temperature turning refined scores into a confidence
 SEG_SCALES: Final = (1.0, 1.25, 1.5)
-CAM_SCALES: Final = (1.0, 0.5, 1.5)
+# Proposals take the CAM at scale 1 with its flip, not training's 1, 0.5, 1.5 (method.md step 2):
+# at 2.5 crops the half scale is too coarse (the demo's 160 px becomes 10 x 10 tokens). CAM + PAR
+# mIoU, demo preset, seeds 0/1/2 (320 demo images): 1, 0.5, 1.5: 0.582/0.587/0.594; 1 alone:
+# 0.590/0.595/0.606; 1 and 1.5: 0.598/0.602/0.606, at twice the cost of 1 alone. On the second
+# generator (bench/scenes.py, 200 images, seeds 0/1/2), where models learn little: 0.262/0.286/0.201,
+# 1 alone 0.250/0.280/0.199, 1 and 1.5 0.268/0.296/0.208. A proposal at scale 1 costs half.
+CAM_SCALES: Final = (1.0,)
 # Weights of the uncertainty's signals (Prediction.signals), each in [0, 1]. Chosen on the demo's
 # round-0 model (320 images): per-image error ranks with low confidence (Spearman 0.56) and
 # disagreement (0.47), which together pick the worst tenth best; the head's stray classes are noisy
@@ -48,6 +55,8 @@ W_UNNAMED: Final = 0.25
 class Prediction:
     """A pseudo-mask (class indices), its per-pixel confidence in [0, 1], and the CAMs.
 
+    `cam_small` holds the CAMs (K, h, w) at the size the network saw; `cam` resizes them to the
+    image when first asked for (the app stores them; `mcc infer` never needs them).
     `rival` is the other source's mask over the same classes (the segmentation head's when the mask
     came from the CAMs, the CAMs' when it came from the head) and `head` the head's own argmax over
     every class; both are None when the segmentation head is untrained.
@@ -55,9 +64,17 @@ class Prediction:
 
     mask: np.ndarray
     confidence: np.ndarray
-    cam: np.ndarray
+    cam_small: np.ndarray
     rival: np.ndarray | None = None
     head: np.ndarray | None = None
+
+    @functools.cached_property
+    def cam(self) -> np.ndarray:
+        """The CAMs (K, H, W) at the image's size."""
+        height, width = self.mask.shape
+        if self.cam_small.shape[-2:] == (height, width):
+            return self.cam_small
+        return _resized(torch.from_numpy(self.cam_small)[None], (height, width))
 
     def uncertainty(self, labels: Iterable[int]) -> float:
         """U = low_confidence + disagreement + 0.5 missing + 0.25 unnamed (higher is worse)."""
@@ -222,7 +239,7 @@ class Predictor:
         return Prediction(
             mask=mask.to(torch.uint8).cpu().numpy(),
             confidence=confidence.float().clamp(0, 1).cpu().numpy(),
-            cam=_resized(cam, (height, width)),
+            cam_small=cam[0].float().cpu().numpy(),
             rival=rival,
             head=free,
         )
@@ -249,14 +266,14 @@ class Predictor:
         return Prediction(
             mask=mask.to(torch.uint8).cpu().numpy(),
             confidence=confidence.float().clamp(0, 1).cpu().numpy(),
-            cam=cams.cam[0].float().cpu().numpy(),
+            cam_small=cams.cam[0].float().cpu().numpy(),
         )
 
     def _cams_and_head(
         self, x: torch.Tensor, head_scales: tuple[float, ...]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The multi-scale CAM (method.md step 2: scales 1, 0.5, 1.5 with flips, as training
-        computes it) and our head scores, one encoder pass per scale serving both.
+        """The CAM at CAM_SCALES with flips (training's multi-scale CAM, method.md step 2, at
+        fewer scales) and our head scores, one encoder pass per scale serving both.
 
         Our head scores (a departure): the logits MEANT over `head_scales` and flips; the
         authors sum each flip pair and take the max over scales (authors_seg).

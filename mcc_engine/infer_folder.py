@@ -31,6 +31,16 @@ MAX_WORKERS: Final = 8  # memory: each image in flight holds its full-size array
 
 
 @dataclass
+class Proposal:
+    """One image's prediction with its mask (and confidence map) encoded and its score."""
+
+    prediction: Prediction
+    mask: bytes
+    confidence: bytes | None
+    score: float
+
+
+@dataclass
 class InferResult:
     """What a folder run wrote."""
 
@@ -86,9 +96,17 @@ def infer_folder(
     samples = [s for s in folder.samples if only is None or s.rel_path in only]
     result = InferResult()
 
-    def propose(sample: Sample) -> Prediction:
+    def propose(sample: Sample) -> Proposal:
+        # Everything per image happens here, in the worker: the loop below only writes bytes, so
+        # no third busy thread competes with the workers for the two cores (and for the GIL).
         image = read_image(folder.image_path(sample))
-        return predictor.predict(image, sample.labels, source=source, refine=refine, method=method)
+        pred = predictor.predict(image, sample.labels, source=source, refine=refine, method=method)
+        return Proposal(
+            prediction=pred,
+            mask=encode_mask(pred.mask),
+            confidence=None if confidence is None else encode_confidence(pred.confidence),
+            score=pred.uncertainty(sample.labels),
+        )
 
     workers = folder_workers(predictor.device)
     with contextlib.ExitStack() as stack:
@@ -100,16 +118,16 @@ def infer_folder(
         if workers > 1:
             stack.enter_context(torch_threads(1))  # parallel images, each on one thread
         predictions = stack.enter_context(contextlib.closing(in_order(propose, samples, workers)))
-        for i, (sample, pred) in enumerate(predictions):
+        for i, (sample, proposal) in enumerate(predictions):
             if should_stop is not None and should_stop():
                 raise Cancelled(f"stopped after {i} of {len(samples)} images; nothing written")
             rel = mask_rel_path(sample.rel_path)
-            _write(stage / rel, encode_mask(pred.mask))
-            if conf_stage is not None:
-                _write(conf_stage / rel, encode_confidence(pred.confidence))
-            result.scores[sample.rel_path] = pred.uncertainty(sample.labels)
+            _write(stage / rel, proposal.mask)
+            if conf_stage is not None and proposal.confidence is not None:
+                _write(conf_stage / rel, proposal.confidence)
+            result.scores[sample.rel_path] = proposal.score
             if on_result is not None:
-                on_result(sample.rel_path, pred)
+                on_result(sample.rel_path, proposal.prediction)
             result.written += 1
             if progress is not None:
                 progress(i + 1, len(samples))
@@ -134,8 +152,8 @@ def folder_workers(device) -> int:
 
 
 def in_order(
-    work: Callable[[Sample], Prediction], samples: list[Sample], workers: int
-) -> Iterator[tuple[Sample, Prediction]]:
+    work: Callable[[Sample], Proposal], samples: list[Sample], workers: int
+) -> Iterator[tuple[Sample, Proposal]]:
     """(sample, work(sample)) in the samples' order, up to `workers` computed at once."""
     if workers <= 1:
         for sample in samples:

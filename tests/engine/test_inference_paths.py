@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mcc_engine.errors import InputError
-from mcc_engine.infer import Predictor, check_method
+from mcc_engine.infer import CAM_SCALES, Predictor, check_method
 from mcc_engine.method.authors_inference import authors_cam, authors_seg
 from mcc_engine.method.cam import cam_to_mask, multiscale_cams, normalise_cam
 from tests.engine.tiny import tiny_model
@@ -94,7 +94,7 @@ def test_our_cam_is_the_training_cam_and_our_head_the_mean_over_scales_and_flips
     predictor = Predictor(model, ["a", "b", "c"], torch.device("cpu"), crop=32)
     x = _inputs(48, 64, seed=8)
     cam, head = predictor._cams_and_head(x, (1.0, 1.25, 1.5))
-    torch.testing.assert_close(cam, multiscale_cams(model, x)[0])
+    torch.testing.assert_close(cam, multiscale_cams(model, x, scales=CAM_SCALES)[0])
     pairs = []
     for size in ((48, 64), (64, 80), (72, 96)):  # scales 1, 1.25, 1.5 on patch multiples
         xs = F.interpolate(x, size=size, mode="bilinear")
@@ -185,3 +185,16 @@ def test_the_authors_seg_path_with_their_crf_through_the_predictor(model):
     predictor = Predictor(model, ["a", "b", "c"], torch.device("cpu"), crop=32)
     pred = predictor.predict(image, [2], source="seg", method="authors", refine="crf")
     assert pred.mask.shape == (40, 48) and pred.mask.max() <= 3
+
+
+def test_our_cams_are_resized_to_the_image_only_when_asked(model):
+    image = np.random.default_rng(2).integers(0, 255, (60, 200, 3), dtype=np.uint8)
+    predictor = Predictor(model, ["a", "b", "c"], torch.device("cpu"), crop=32)
+    pred = predictor.predict(image, [2])
+    assert pred.cam_small.shape == (3, 24, 80)  # the network saw 2.5 crops on the longer side
+    assert "cam" not in vars(pred)  # nothing resized yet
+    expected = F.interpolate(
+        torch.from_numpy(pred.cam_small)[None], size=(60, 200), mode="bilinear"
+    )[0].numpy()
+    np.testing.assert_allclose(pred.cam, expected, atol=1e-6)
+    assert pred.cam is pred.cam  # resized once

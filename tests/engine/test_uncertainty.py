@@ -12,10 +12,13 @@ def _prediction(*, confidence=0.95, mask_class=1, rival=None, head=None) -> Pred
     """A 20x20 prediction: class `mask_class` in the left half, background in the right half."""
     mask = np.zeros((20, 20), np.uint8)
     mask[:, :10] = mask_class
-    return Prediction(mask=mask, confidence=np.full((20, 20), confidence, np.float32),
-                      cam=np.zeros((3, 20, 20), np.float32),
-                      rival=mask.copy() if rival is None else rival,
-                      head=mask.copy() if head is None else head)  # fmt: skip
+    return Prediction(
+        mask=mask,
+        confidence=np.full((20, 20), confidence, np.float32),
+        cam_small=np.zeros((3, 20, 20), np.float32),
+        rival=mask.copy() if rival is None else rival,
+        head=mask.copy() if head is None else head,
+    )
 
 
 def test_confident_and_consistent_below_low_confidence_below_a_missing_tag():
