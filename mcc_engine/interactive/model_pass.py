@@ -16,14 +16,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mcc_engine.infer import head_trained
+from mcc_engine.infer import INFER_CROPS, head_trained
 from mcc_engine.interactive.evidence import ImageEvidence, image_evidence, work_size
 from mcc_engine.method.cam import multiscale_cams
 from mcc_engine.method.par import par_refine
 from mcc_engine.model.network import MCCNet
 from mcc_engine.model.weights import load_run_checkpoint
 
-MODEL_SIDE: Final = 384  # long side the network sees in the first pass (CAMs go to 1.5 times)
+# Long side the network sees in the first pass: the Predictor's, 2.5 training crops (the scale the
+# model learnt; 160 px for `demo`), at most MODEL_SIDE so a big model's pass stays short.
+MODEL_SIDE: Final = 384
 PAR_SIDE: Final = 160  # PAR's size: the class maps are coarse, and PAR's cost grows with area
 CAM_BACKGROUND: Final = 0.45  # background score against the [0, 1] CAMs (as the Predictor's)
 CAM_SHARPNESS: Final = 0.1  # softmax temperature turning CAM scores into probabilities
@@ -37,13 +39,16 @@ class ClickModel:
     classes: list[str]
     head_trained: bool = True
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    side: int = MODEL_SIDE
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str = "cpu") -> ClickModel:
         """Load a run's checkpoint (weights_only) for the interactive tools."""
         model, data = load_run_checkpoint(path)
         dev = torch.device(device)
-        return cls(model.eval().to(dev), list(data["classes"]), head_trained(data), dev)
+        crop = (data.get("train_config") or {}).get("crop") or model.cfg.img_size
+        side = min(MODEL_SIDE, round(INFER_CROPS * crop))
+        return cls(model.eval().to(dev), list(data["classes"]), head_trained(data), dev, side)
 
 
 def _input(model: MCCNet, image: np.ndarray, *, side: int, device: torch.device) -> torch.Tensor:
@@ -63,7 +68,7 @@ def model_evidence(
     *,
     labels: Iterable[int] | None = None,
     base: ImageEvidence | None = None,
-    side: int = MODEL_SIDE,
+    side: int | None = None,
     source: str = "cam",
 ) -> ImageEvidence:
     """Image evidence plus the model's probabilities and token features (the first pass).
@@ -78,7 +83,7 @@ def model_evidence(
     ev = base if base is not None else image_evidence(image)
     model, device = net.model.eval(), net.device
     k = model.cfg.num_classes
-    x = _input(model, image, side=side, device=device)
+    x = _input(model, image, side=side or net.side, device=device)
     allowed = torch.ones(k + 1, dtype=torch.bool, device=device)
     if labels is not None:
         allowed[1:] = False

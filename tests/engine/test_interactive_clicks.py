@@ -129,6 +129,22 @@ def test_a_checkpoint_loads_for_the_tools(tmp_path):
     )
     net = ClickModel.from_checkpoint(path)
     assert net.classes == ["a", "b", "c"] and net.head_trained
+    assert net.side == round(2.5 * config["img_size"])  # the Predictor's scale: 2.5 crops
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "model_config": config,
+            "classes": ["a", "b", "c"],
+            "train_config": {"crop": 32},
+        },
+        path,
+    )
+    net = ClickModel.from_checkpoint(path)
+    assert net.side == 80
+    seen = []
+    net.model.encode = lambda x, encode=net.model.encode: seen.append(x.shape) or encode(x)
+    model_evidence(net, np.zeros((300, 600, 3), np.uint8))
+    assert seen[0][-2:] == (40, 80)  # 80 px on the long side, sides multiples of the patch
     torch.save({"weights": {}}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not an MCC Annotate checkpoint"):
         ClickModel.from_checkpoint(tmp_path / "other.pt")
