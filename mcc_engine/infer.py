@@ -145,13 +145,12 @@ class Predictor:
     ) -> Predictor:
         """Load a run's checkpoint (weights_only) for inference."""
         model, data = load_run_checkpoint(path)
-        crop = (data.get("train_config") or {}).get("crop") or data["model_config"].get("img_size")
         return cls(
             model,
             list(data["classes"]),
             pick_device(device),
             head_trained=head_trained(data),
-            crop=crop,
+            crop=training_crop(data, model),
             side=side,
         )
 
@@ -356,6 +355,11 @@ def _argmax_at(scores: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """The class map of scores (1, C, h, w), resized to `size` by nearest neighbour (uint8)."""
     index = scores[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
     return cv2.resize(index, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def training_crop(checkpoint: dict, model: MCCNet) -> int:
+    """The crop a checkpoint's model learnt at: its run's, else the network's input size."""
+    return int((checkpoint.get("train_config") or {}).get("crop") or model.cfg.img_size)
 
 
 def head_trained(checkpoint: dict) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mcc_engine.infer import INFER_CROPS, head_trained
+from mcc_engine.infer import INFER_CROPS, head_trained, training_crop
 from mcc_engine.interactive.evidence import ImageEvidence, image_evidence, work_size
 from mcc_engine.method.cam import multiscale_cams
 from mcc_engine.method.par import par_refine
@@ -46,8 +46,7 @@ class ClickModel:
         """Load a run's checkpoint (weights_only) for the interactive tools."""
         model, data = load_run_checkpoint(path)
         dev = torch.device(device)
-        crop = (data.get("train_config") or {}).get("crop") or model.cfg.img_size
-        side = min(MODEL_SIDE, round(INFER_CROPS * crop))
+        side = min(MODEL_SIDE, round(INFER_CROPS * training_crop(data, model)))
         return cls(model.eval().to(dev), list(data["classes"]), head_trained(data), dev, side)
 
 
