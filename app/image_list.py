@@ -30,6 +30,18 @@ IMAGE_ID = Qt.ItemDataRole.UserRole
 INFO = Qt.ItemDataRole.UserRole + 1
 UNTAGGED = -1  # the tag filter's choice "untagged" (class indices are 1..K)
 THUMB = 48
+
+
+def draw_thumbnail(painter: QPainter, index: QModelIndex, box: QRect) -> None:
+    """The row's thumbnail (its decoration), scaled to fit `box` and centred in it."""
+    pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+    if pixmap is not None:
+        size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, size.width(), size.height())
+        target.moveCenter(box.center())
+        painter.drawPixmap(target, pixmap)
+
+
 ROW = THUMB + 8
 
 
@@ -127,13 +139,8 @@ class ImageDelegate(QStyledItemDelegate):
         r = option.rect
         box = QRect(r.x() + 4, r.y() + 4, THUMB, THUMB)
         painter.fillRect(box, pal.color(QPalette.ColorRole.AlternateBase))
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-        if pixmap is not None:
-            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(box.center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawPixmap(target, pixmap)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        draw_thumbnail(painter, index, box)
         text_color = pal.color(
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         )

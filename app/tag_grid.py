@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from app.image_list import INFO
+from app.image_list import INFO, draw_thumbnail
 from mcc_engine.project.store import ClassInfo, ImageInfo, Suggestion
 
 THUMB = 96  # the list's thumbnails are made 96 px on their long side: drawn 1:1 here
@@ -74,12 +74,7 @@ class TagDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), 6, 6)
         box = QRect(cell.x() + (cell.width() - THUMB) // 2, cell.y() + 5, THUMB, THUMB)
         painter.fillRect(box, pal.color(QPalette.ColorRole.AlternateBase))
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-        if pixmap is not None:
-            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(box.center())
-            painter.drawPixmap(target, pixmap)
+        draw_thumbnail(painter, index, box)
         painter.setFont(self.font)
         chips = QRect(cell.x() + 4, box.bottom() + 5, cell.width() - 8, 2 * CHIP_H + 2)
         suggestion = self.grid.suggestions.get(image.id)

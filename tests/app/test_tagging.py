@@ -13,9 +13,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mcc_engine.data.demo import write_demo
-from mcc_engine.model.network import ModelConfig
 from mcc_engine.project.store import Project
-from tests.engine.tiny import TINY, tiny_model
+from tests.engine.tiny import save_tiny_checkpoint, tiny_model
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -280,15 +279,7 @@ def _sure_model(path, classes):
         model.encoder.norm.bias.fill_(1.0)
         model.classifier.weight.fill_(-0.1)
         model.classifier.weight[0].fill_(0.1)
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "model_config": ModelConfig(num_classes=len(classes), **TINY).to_dict(),
-            "classes": classes,
-            "train_config": {"crop": 32},
-        },
-        path,
-    )
+    save_tiny_checkpoint(path, model, classes)
 
 
 def test_suggested_tags_show_on_untagged_images_and_enter_takes_them(untagged_window, qtbot):

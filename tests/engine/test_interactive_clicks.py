@@ -17,7 +17,7 @@ from mcc_engine.interactive import (
 )
 from mcc_engine.model.network import ModelConfig
 from tests.engine.scenes import centre_of, ellipse_scene, iou
-from tests.engine.tiny import TINY, tiny_model
+from tests.engine.tiny import TINY, save_tiny_checkpoint, tiny_model
 
 
 def _with_neighbour(seed: int):
@@ -130,15 +130,7 @@ def test_a_checkpoint_loads_for_the_tools(tmp_path):
     net = ClickModel.from_checkpoint(path)
     assert net.classes == ["a", "b", "c"] and net.head_trained
     assert net.side == round(2.5 * config["img_size"])  # the Predictor's scale: 2.5 crops
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "model_config": config,
-            "classes": ["a", "b", "c"],
-            "train_config": {"crop": 32},
-        },
-        path,
-    )
+    save_tiny_checkpoint(path, model, ["a", "b", "c"], crop=32)
     net = ClickModel.from_checkpoint(path)
     assert net.side == 80
     seen = []

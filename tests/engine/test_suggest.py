@@ -7,9 +7,8 @@ import torch
 from PIL import Image
 
 from mcc_engine.errors import Cancelled
-from mcc_engine.model.network import ModelConfig
 from mcc_engine.suggest import suggest_folder, suggest_tags
-from tests.engine.tiny import TINY, tiny_model
+from tests.engine.tiny import save_tiny_checkpoint, tiny_model
 
 
 def _image(seed, size=(40, 56)):
@@ -46,15 +45,7 @@ def test_a_small_image_is_never_enlarged_and_a_silent_head_says_one_half():
 
 def _checkpoint(path, classes):
     model = tiny_model(num_classes=len(classes))
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "model_config": ModelConfig(num_classes=len(classes), **TINY).to_dict(),
-            "classes": classes,
-            "train_config": {"crop": 32},
-        },
-        path,
-    )
+    save_tiny_checkpoint(path, model, classes)
     return model
 
 

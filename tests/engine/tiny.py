@@ -36,3 +36,15 @@ def tiny_batch(size: int = 48, seed: int = 1, *, corrected: bool = True):
         "mask": mask,
         "has_mask": torch.tensor([False, corrected]),
     }
+
+
+def save_tiny_checkpoint(path, model, classes, *, crop: int | None = 32) -> None:
+    """Write `model` (a tiny_model) as a run's checkpoint for `classes`, trained at `crop`."""
+    data = {
+        "model": model.state_dict(),
+        "model_config": ModelConfig(num_classes=len(classes), **TINY).to_dict(),
+        "classes": classes,
+    }
+    if crop is not None:
+        data["train_config"] = {"crop": crop}
+    torch.save(data, path)
