@@ -35,42 +35,78 @@ def _histogram(
     return hist.ravel() / max(1.0, float(hist.sum()))
 
 
-def ratio_logit(
-    bins: np.ndarray, *, fg: np.ndarray, bg: np.ndarray, dims: tuple[int, ...], spread: bool = True
+def _background(
+    bins: np.ndarray,
+    bg: np.ndarray,
+    clicked: np.ndarray | None,
+    *,
+    dims: tuple[int, ...],
+    spread: bool,
 ) -> np.ndarray:
-    """log P(bin | fg) / P(bin | bg) at every pixel, from two bool masks of sample pixels.
+    """P(bin | background): the sampled background, and as much again the negative clicks' discs.
 
-    `spread`: the bins are ordered (shades), so each lends some mass to its neighbours.
+    One mixture, not two ratios averaged: a shade that no negative click touched is then judged
+    against the whole background, and is not made foreground by every negative click elsewhere.
+    """
+    hist = _histogram(bins, bg, dims=dims, spread=spread)
+    if clicked is not None and clicked.any():
+        hist = 0.5 * hist + 0.5 * _histogram(bins, clicked, dims=dims, spread=spread)
+    return hist
+
+
+def ratio_logit(
+    bins: np.ndarray,
+    *,
+    fg: np.ndarray,
+    bg: np.ndarray,
+    clicked: np.ndarray | None = None,
+    dims: tuple[int, ...],
+    spread: bool = True,
+) -> np.ndarray:
+    """log P(bin | fg) / P(bin | bg) at every pixel, from bool masks of sample pixels.
+
+    `clicked`, the negative clicks' discs, counts as much as all of `bg`. `spread`: the bins are
+    ordered (shades), so each lends some mass to its neighbours.
     """
     if not fg.any() or not bg.any():
         return np.zeros(bins.shape, np.float32)
     floor = 1e-5
     ratio = np.log(
         (_histogram(bins, fg, dims=dims, spread=spread) + floor)
-        / (_histogram(bins, bg, dims=dims, spread=spread) + floor)
+        / (_background(bins, bg, clicked, dims=dims, spread=spread) + floor)
     )
     return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
 
-def colour_logit(ev: ImageEvidence, *, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """log P(colour | fg) / P(colour | bg) from two bool masks of sample pixels."""
-    return ratio_logit(ev.bins, fg=fg, bg=bg, dims=(COLOUR_LEVELS,) * 3)
+def colour_logit(
+    ev: ImageEvidence, *, fg: np.ndarray, bg: np.ndarray, clicked: np.ndarray | None = None
+) -> np.ndarray:
+    """log P(colour | fg) / P(colour | bg) from bool masks of sample pixels (see ratio_logit)."""
+    return ratio_logit(ev.bins, fg=fg, bg=bg, clicked=clicked, dims=(COLOUR_LEVELS,) * 3)
 
 
-def prob_logit(prob: np.ndarray, *, fg: np.ndarray, bg: np.ndarray, levels: int = 16) -> np.ndarray:
+def prob_logit(
+    prob: np.ndarray,
+    *,
+    fg: np.ndarray,
+    bg: np.ndarray,
+    clicked: np.ndarray | None = None,
+    levels: int = 16,
+) -> np.ndarray:
     """log P(model probability | fg) / P(... | bg): the model's say, calibrated on the samples.
 
     Learnt from the samples like the colour model, so a class map the clicks contradict (a young
     model's CAM lighting up the background) loses its say instead of fighting them; the ratio is
     kept non-decreasing in the probability (isotonic), so a model is never read backwards: a
-    click where it is unsure does not make everything it is unsure about the object.
+    click where it is unsure does not make everything it is unsure about the object. `clicked`
+    as in ratio_logit.
     """
     bins = np.minimum((prob * levels).astype(np.int32), levels - 1)
     if not fg.any() or not bg.any():
         return np.zeros(prob.shape, np.float32)
     floor = 1e-5
     p_fg = _histogram(bins, fg, dims=(levels,), spread=True)
-    p_bg = _histogram(bins, bg, dims=(levels,), spread=True)
+    p_bg = _background(bins, bg, clicked, dims=(levels,), spread=True)
     ratio = isotonic(np.log((p_fg + floor) / (p_bg + floor)), weights=p_fg + p_bg + floor)
     return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
@@ -116,16 +152,29 @@ def feature_logit(
     return np.clip(score, -MAX_LOGIT, MAX_LOGIT)
 
 
-def reach_logit(ev: ImageEvidence, *, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
-    """log(reach of the positive clicks / reach of the negative ones), both spread along edges.
+def reach(ev: ImageEvidence, seeds: list[np.ndarray]) -> np.ndarray:
+    """How far each seed mask's say spreads along the image (h, w, k), 1 where it is strongest.
 
     A click's say spreads through its region of the image and hardly across edges (a geodesic
-    vote); each reach is divided by its largest value, so 1 is "as sure as at the click". Where
-    neither kind of click reaches, the cue is silent.
+    vote). All seeds go through the filter in one pass: its cost is in its sweeps, not the maps.
+    """
+    spread = np.maximum(ev.reach(np.stack(seeds, axis=-1).astype(np.float32)), 0)
+    spread /= np.maximum(spread.max(axis=(0, 1)), 1e-12)
+    return spread
+
+
+def reach_logit(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """log(reach of the positive seeds / reach of the negative ones), two maps from reach().
+
+    Where neither kind reaches, the cue is silent.
     """
     floor = 1e-3
-    # Both kinds in one pass: the filter's cost is in its sweeps, not in the maps' count.
-    spread = np.maximum(ev.reach(np.stack([positives, negatives], axis=-1)), 0)
-    spread /= np.maximum(spread.max(axis=(0, 1)), 1e-12)
-    odds = np.log(spread[..., 0] + floor) - np.log(spread[..., 1] + floor)
+    odds = np.log(positive + floor) - np.log(negative + floor)
     return np.clip(odds, -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
+
+
+def frame_mask(shape: tuple[int, int]) -> np.ndarray:
+    """The image's outermost pixels (bool, h, w)."""
+    out = np.zeros(shape, bool)
+    out[0], out[-1], out[:, 0], out[:, -1] = True, True, True, True
+    return out

@@ -71,6 +71,9 @@ class ClickSession:
             settings=self.settings,
             inside=self._confined(),
             sample=None if self._confined() is None else self._proposals[0],
+            # After the first click, the last proposal stands where the new click does not reach.
+            previous=self._proposals[-1] if len(self.clicks) > 1 else None,
+            latest=ev.to_work(xi, yi),
         )
         self._proposals.append(work)
         self._shown = None

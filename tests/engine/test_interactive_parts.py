@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcc_engine.interactive import colour_wand, image_evidence
-from mcc_engine.interactive.cues import isotonic, prob_logit
+from mcc_engine.interactive.cues import isotonic, prob_logit, ratio_logit
 from mcc_engine.interactive.protocol import brush_stroke, iou, next_click, noc, objects
 from mcc_engine.interactive.smooth import edge_filter
 from mcc_engine.interactive.upsample import to_full
@@ -77,6 +77,29 @@ def test_the_model_cue_never_reads_the_model_backwards(seed):
     cue = prob_logit(prob, fg=fg, bg=~fg)
     order = np.argsort(prob.ravel())
     assert np.all(np.diff(cue.ravel()[order]) >= -1e-6)
+
+
+def test_a_negative_click_does_not_make_unclicked_shades_foreground():
+    # Shade 0: the object (sampled with one stray pixel of shade 2); shade 1: where the negative
+    # click fell; shade 2: the rest of the background, never clicked. The stray pixel gives shade 2
+    # a little foreground mass; against the whole background it stays background.
+    bins = np.full((40, 50), 2, np.int32)
+    bins[:5, :4] = 0
+    bins[0, 0] = 2
+    bins[30:34, 40:44] = 1
+    fg = np.zeros(bins.shape, bool)
+    fg[:5, :4] = True
+    clicked = np.zeros(bins.shape, bool)
+    clicked[30:34, 40:44] = True
+    for negative in (None, clicked):
+        cue = ratio_logit(bins, fg=fg, bg=~fg | clicked, clicked=negative, dims=(3,), spread=False)
+        assert cue[1, 5] < 0  # shade 2
+        assert cue[2, 2] > 0  # shade 0
+    with_click = ratio_logit(
+        bins, fg=fg, bg=~fg | clicked, clicked=clicked, dims=(3,), spread=False
+    )
+    alone = ratio_logit(bins, fg=fg, bg=~fg | clicked, dims=(3,), spread=False)
+    assert with_click[31, 41] <= alone[31, 41] < 0  # the clicked shade
 
 
 def test_upsampling_puts_the_border_on_the_image_edges():
