@@ -1,4 +1,8 @@
-"""The cues a proposal is made of, each a per-pixel log-odds map at the working resolution."""
+"""The cues a proposal is made of, each a per-pixel log-odds map at the working resolution.
+
+Also the pieces they are made of: sample histograms, the clicks' reach along the image (maps from
+0 to 1) and the image's frame (a mask).
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,27 @@ def _background(
     return hist
 
 
+def _bin_log_ratio(
+    bins: np.ndarray,
+    *,
+    fg: np.ndarray,
+    bg: np.ndarray,
+    clicked: np.ndarray | None,
+    dims: tuple[int, ...],
+    spread: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per bin: log P(bin | fg) / P(bin | bg), and how much sample mass the bin holds.
+
+    None where either sample is empty.
+    """
+    if not fg.any() or not bg.any():
+        return None
+    floor = 1e-5
+    p_fg = _histogram(bins, fg, dims=dims, spread=spread)
+    p_bg = _background(bins, bg, clicked, dims=dims, spread=spread)
+    return np.log((p_fg + floor) / (p_bg + floor)), p_fg + p_bg + floor
+
+
 def ratio_logit(
     bins: np.ndarray,
     *,
@@ -68,14 +93,10 @@ def ratio_logit(
     `clicked`, the negative clicks' discs, counts as much as all of `bg`. `spread`: the bins are
     ordered (shades), so each lends some mass to its neighbours.
     """
-    if not fg.any() or not bg.any():
+    found = _bin_log_ratio(bins, fg=fg, bg=bg, clicked=clicked, dims=dims, spread=spread)
+    if found is None:
         return np.zeros(bins.shape, np.float32)
-    floor = 1e-5
-    ratio = np.log(
-        (_histogram(bins, fg, dims=dims, spread=spread) + floor)
-        / (_background(bins, bg, clicked, dims=dims, spread=spread) + floor)
-    )
-    return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
+    return np.clip(found[0][bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
 
 def colour_logit(
@@ -102,12 +123,10 @@ def prob_logit(
     as in ratio_logit.
     """
     bins = np.minimum((prob * levels).astype(np.int32), levels - 1)
-    if not fg.any() or not bg.any():
+    found = _bin_log_ratio(bins, fg=fg, bg=bg, clicked=clicked, dims=(levels,), spread=True)
+    if found is None:
         return np.zeros(prob.shape, np.float32)
-    floor = 1e-5
-    p_fg = _histogram(bins, fg, dims=(levels,), spread=True)
-    p_bg = _background(bins, bg, clicked, dims=(levels,), spread=True)
-    ratio = isotonic(np.log((p_fg + floor) / (p_bg + floor)), weights=p_fg + p_bg + floor)
+    ratio = isotonic(found[0], weights=found[1])
     return np.clip(ratio[bins], -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
 
 
@@ -158,7 +177,7 @@ def reach(ev: ImageEvidence, seeds: list[np.ndarray]) -> np.ndarray:
     A click's say spreads through its region of the image and hardly across edges (a geodesic
     vote). All seeds go through the filter in one pass: its cost is in its sweeps, not the maps.
     """
-    spread = np.maximum(ev.reach(np.stack(seeds, axis=-1).astype(np.float32)), 0)
+    spread = np.maximum(ev.reach(np.stack(seeds, axis=-1)), 0)
     spread /= np.maximum(spread.max(axis=(0, 1)), 1e-12)
     return spread
 

@@ -10,8 +10,9 @@ starts GrabCut from it, on a crop around the object (box.grabcut). The clicks ar
 constraints. Only parts connected to a positive click are kept: a click names one object, and
 other objects of the class wait for theirs.
 
-On the demo data (bench/clicks.py, images 40-79), NoC@90 with the demo model: smoothing alone
-1.83, GrabCut in every round 1.60, smoothing then GrabCut 1.57 at about half GrabCut's cost.
+On the demo data (bench/clicks.py, images 40-79), NoC@90 with the demo model, measured before the
+frame and the previous proposal came in: smoothing alone 1.83, GrabCut in every round 1.60,
+smoothing then GrabCut 1.57 at about half GrabCut's cost.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ class ProposeSettings:
     w_reach: float = 1.0
     # The previous proposal's say where the latest click does not reach. Without it, a click that
     # fixed a few border pixels could swap in a different cut far from it. Demo images 80-159,
-    # demo model: objects that fell below IoU 0.8 within three clicks of reaching 0.9, 44 of 191
-    # before, 22 with this weight, 12 with 3; NoC@90 1.86, 1.83, 2.09 (no model 2.00, 2.08, 2.31).
+    # demo model, objects that fell below IoU 0.8 within three clicks of reaching 0.9: 44 of 191
+    # before this cue, the frame seeds and the mixed background samples came in, 35 with the last
+    # two alone, 22 with all three at this weight, 12 at 3; NoC@90 1.86, 1.82, 1.83, 2.09 (no
+    # model 2.00, 1.88, 2.08, 2.31).
     w_previous: float = 1.0
     # smooth (edge-aware filter), grabcut (every round), smooth+grabcut (GrabCut in the last round)
     # or none
@@ -69,7 +72,7 @@ def click_cues(
     previous: np.ndarray | None = None,
     latest: Point | None = None,
 ) -> np.ndarray:
-    """The cues (h, w) that depend on the clicks alone, not on sampled pixels.
+    """The cues (h, w) that come from the clicks (and the previous proposal), not sampled pixels.
 
     Token similarity; the clicks' reach (positive against negative; before the first negative
     click, against the image's frame: an object is seldom the whole scene); and the `previous`
@@ -120,13 +123,12 @@ def sample_cues(
     clicked_bg = disc_mask(shape, negatives, radius=radius)
     bg = ~fg | clicked_bg
 
-    clicked = clicked_bg if negatives else None
     total = np.zeros(shape, np.float32)
     prob = ev.class_prob(class_index)
     if prob is not None and settings.w_model:
-        total += settings.w_model * prob_logit(prob, fg=fg, bg=bg, clicked=clicked)
+        total += settings.w_model * prob_logit(prob, fg=fg, bg=bg, clicked=clicked_bg)
     if settings.w_colour:
-        total += settings.w_colour * colour_logit(ev, fg=fg, bg=bg, clicked=clicked)
+        total += settings.w_colour * colour_logit(ev, fg=fg, bg=bg, clicked=clicked_bg)
     return total
 
 

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcc_engine.interactive import colour_wand, image_evidence
+from mcc_engine.interactive import ProposeSettings, colour_wand, image_evidence
 from mcc_engine.interactive.cues import isotonic, prob_logit, ratio_logit
+from mcc_engine.interactive.propose import click_cues
 from mcc_engine.interactive.protocol import brush_stroke, iou, next_click, noc, objects
 from mcc_engine.interactive.smooth import edge_filter
 from mcc_engine.interactive.upsample import to_full
-from tests.engine.scenes import ellipse_scene
+from tests.engine.scenes import centre_of, ellipse_scene
 
 
 def _direct_filter(values, lab, *, sigma_space, sigma_range, iterations):
@@ -80,26 +81,51 @@ def test_the_model_cue_never_reads_the_model_backwards(seed):
 
 
 def test_a_negative_click_does_not_make_unclicked_shades_foreground():
-    # Shade 0: the object (sampled with one stray pixel of shade 2); shade 1: where the negative
-    # click fell; shade 2: the rest of the background, never clicked. The stray pixel gives shade 2
-    # a little foreground mass; against the whole background it stays background.
+    # Shade 0: the object, sampled with a stray pixel each of shades 1 and 2; shade 1: where the
+    # negative click fell; shade 2: the rest of the background, never clicked. Against the whole
+    # background, shade 2 stays background; the clicked shade becomes background.
     bins = np.full((40, 50), 2, np.int32)
     bins[:5, :4] = 0
-    bins[0, 0] = 2
+    bins[0, 0], bins[0, 1] = 2, 1
     bins[30:34, 40:44] = 1
     fg = np.zeros(bins.shape, bool)
     fg[:5, :4] = True
     clicked = np.zeros(bins.shape, bool)
     clicked[30:34, 40:44] = True
-    for negative in (None, clicked):
-        cue = ratio_logit(bins, fg=fg, bg=~fg | clicked, clicked=negative, dims=(3,), spread=False)
-        assert cue[1, 5] < 0  # shade 2
-        assert cue[2, 2] > 0  # shade 0
-    with_click = ratio_logit(
-        bins, fg=fg, bg=~fg | clicked, clicked=clicked, dims=(3,), spread=False
-    )
-    alone = ratio_logit(bins, fg=fg, bg=~fg | clicked, dims=(3,), spread=False)
-    assert with_click[31, 41] <= alone[31, 41] < 0  # the clicked shade
+    bg = ~fg | clicked
+    alone = ratio_logit(bins, fg=fg, bg=bg, dims=(3,), spread=False)
+    with_click = ratio_logit(bins, fg=fg, bg=bg, clicked=clicked, dims=(3,), spread=False)
+    assert with_click[2, 2] > 0 and with_click[1, 5] < 0  # the object's shade; shade 2
+    # Averaging log P(fg) / P(bg) with log P(fg) / P(clicked), as before, gave shade 2 +1.5.
+    assert with_click[1, 5] == pytest.approx(alone[1, 5] + np.log(2), abs=1e-4)
+    assert with_click[31, 41] < 0 < alone[31, 41]  # the clicked shade: rare, until clicked
+
+
+def test_the_clicks_vote_against_the_frame_until_a_negative_click():
+    image, obj = ellipse_scene(0)
+    ev = image_evidence(image)
+    settings = ProposeSettings(w_features=0)
+    x, y = centre_of(obj)
+    cue = click_cues(ev, positives=[(x, y)], negatives=[], settings=settings)
+    assert cue[y, x] > 0
+    assert cue[0, 0] < 0 and cue[-1, -1] < 0  # the frame, far from the click
+    assert cue[obj].mean() > 0 > cue[~obj].mean()
+
+
+def test_the_previous_proposal_stands_where_the_latest_click_does_not_reach():
+    image, obj = ellipse_scene(1)
+    ev = image_evidence(image)
+    settings = ProposeSettings(w_features=0)
+    x, y = centre_of(obj)
+    previous = np.zeros(obj.shape, bool)
+    previous[:, : obj.shape[1] // 3] = True  # any proposal: its say is all this cue adds
+    kwargs = dict(positives=[(x, y)], negatives=[], settings=settings)
+    base = click_cues(ev, **kwargs)
+    stay = click_cues(ev, previous=previous, latest=(x, y), **kwargs) - base
+    far = (0, 0), (obj.shape[1] - 1, obj.shape[0] - 1)  # in and out of the previous proposal
+    assert stay[far[0][1], far[0][0]] == pytest.approx(settings.w_previous, abs=0.05)
+    assert stay[far[1][1], far[1][0]] == pytest.approx(-settings.w_previous, abs=0.05)
+    assert abs(stay[y, x]) < 0.2 * settings.w_previous  # at the click, the click speaks
 
 
 def test_upsampling_puts_the_border_on_the_image_edges():
