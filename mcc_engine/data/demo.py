@@ -16,6 +16,7 @@ from mcc_engine.data.masks import write_mask
 from mcc_engine.errors import InputError
 
 DEMO_CLASSES: Final = ("sun", "leaf", "fish", "boat")
+JPEG_QUALITY: Final = 92  # the demo images' compression
 _MARKER: Final = "README.txt"
 _README: Final = """MCC Annotate demo data
 ======================
@@ -45,7 +46,9 @@ def write_demo(
         for i in range(count):
             image, mask = render_scene(rng)
             name = f"images/scene_{i:04d}.jpg"
-            ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+            ok, data = cv2.imencode(
+                ".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            )
             if not ok:
                 raise InputError(stage / name, "JPEG encoding failed")
             (stage / name).write_bytes(data.tobytes())

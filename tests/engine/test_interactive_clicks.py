@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcc_engine.data.demo import render_scene
+from mcc_engine.data.demo import JPEG_QUALITY, render_scene
 from mcc_engine.errors import InputError
 from mcc_engine.interactive import (
     ClickModel,
@@ -193,7 +193,7 @@ def test_the_same_clicks_give_the_same_proposal():
 
 def _as_jpeg(image: np.ndarray) -> np.ndarray:
     """The image after a JPEG round trip at the demo data's quality (its artefacts included)."""
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     assert ok
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
